@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The main job on the embedded default (SQLite master + one SQLite file per user):
+# create a demo user, import sample conversations, and show what vivim holds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export VIVIM_DATA_DIR="${VIVIM_DATA_DIR:-$PWD/demo-data}"
+V=.venv/bin/vivim
+
+echo "== vivim demo (data in $VIVIM_DATA_DIR)"
+$V init
+$V user list --json | grep -q '"handle": "demo"' || $V user create demo --display-name "Demo User"
+export VIVIM_USER=demo
+
+echo "== importing the bundled sample export (examples/)"
+$V import examples/
+SHARED_FIXTURES="$PWD/../shared/fixtures"
+if [ -d "$SHARED_FIXTURES" ]; then
+  echo "== importing the real provider exports and share pages in ../shared/fixtures"
+  $V import "$SHARED_FIXTURES/exports" "$SHARED_FIXTURES/share-pages" || true
+fi
+
+echo "== conversations"
+$V conversations list --limit 15
+echo "== statistics"
+$V stats --recent 5
+echo "== databases"
+$V db status

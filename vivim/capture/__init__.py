@@ -1,0 +1,1 @@
+"""Capture: detect the format of an input, parse it into domain values, store them."""

@@ -1,0 +1,454 @@
+"""Import inputs into a user's vault: detect, parse (streaming), normalise, store, record.
+
+Guarantees:
+- a conversation is stored whole or not at all (each is written inside a savepoint of the
+  batch transaction);
+- re-running an import, even after a crash, gives exactly the result of one clean import
+  (ids are derived from the provider's ids, saving is idempotent);
+- one bad record costs that record only; the rest of the file still imports;
+- memory stays bounded: parsers stream and batches are flushed as they fill.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+from vivim.capture.base import Parser, Source
+from vivim.capture.normalize import as_json, normalize
+from vivim.capture.registry import detect
+from vivim.capture.sources import SourceProblem, expand, fingerprint
+from vivim.domain.canonical import content_hash
+from vivim.domain.conversation import ParsedConversation, RecordError
+from vivim.domain.errors import ParseError
+from vivim.domain.ids import derived_id
+from vivim.domain.times import to_iso, utcnow
+from vivim.store.master import captures
+from vivim.store.master.captures import Attempt, StatsDelta
+from vivim.store.user.conversations import ConversationRows, SaveResult, save_conversation
+from vivim.store.user.db import UserStore
+
+# Bump when normalisation changes what is stored, so fingerprinted files are re-read.
+CAPTURE_VERSION = "1"
+BATCH_MESSAGES = 20_000
+BATCH_CONVERSATIONS = 1_000
+
+
+class Progress(Protocol):
+    def start_file(self, name: str, total_bytes: int | None) -> None: ...
+    def advance(self, n_bytes: int) -> None: ...
+    def conversation(self, status: str) -> None: ...
+    def end_file(self, summary: FileSummary) -> None: ...
+
+
+@dataclass
+class FileSummary:
+    source: str
+    format: str | None = None
+    status: str = "imported"
+    """``imported``, ``unchanged`` (fingerprint matched), ``partial`` (some records failed),
+    ``failed`` (nothing imported)."""
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    new_messages: int = 0
+    changed_messages: int = 0
+    errors: list[dict[str, str]] = field(default_factory=list)
+    duration_ms: int = 0
+    conversation_ids: list[str] = field(default_factory=list)
+
+    @property
+    def imported(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "format": self.format,
+            "status": self.status,
+            "conversations": {
+                "created": self.created,
+                "updated": self.updated,
+                "unchanged": self.unchanged,
+                "failed": self.failed,
+            },
+            "messages": {"new": self.new_messages, "changed": self.changed_messages},
+            "errors": self.errors,
+            "duration_ms": self.duration_ms,
+        }
+
+
+@dataclass
+class ImportSummary:
+    files: list[FileSummary] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when at least one conversation is in the vault as a result."""
+        return any(f.imported for f in self.files)
+
+    def totals(self) -> dict[str, int]:
+        keys = ("created", "updated", "unchanged", "failed", "new_messages", "changed_messages")
+        out = {k: sum(getattr(f, k) for f in self.files) for k in keys}
+        out["files"] = len(self.files)
+        out["errors"] = sum(len(f.errors) for f in self.files)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "totals": self.totals(), "files": [f.to_json() for f in self.files]}
+
+
+class _CountingReader:
+    """Reports bytes read to the progress bar as the parser streams."""
+
+    def __init__(self, raw: BinaryIO, on_read: Callable[[int], None]) -> None:
+        self._raw = raw
+        self._on_read = on_read
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        if data:
+            self._on_read(len(data))
+        return data
+
+    def readinto(self, b: Any) -> int:
+        n = self._raw.readinto(b)
+        if n:
+            self._on_read(n)
+        return n
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> _CountingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+@dataclass
+class Importer:
+    """Imports for one user. ``master`` is the master DB (attempts and stats go there)."""
+
+    store: UserStore
+    master: Any
+    user_id: str
+    provider_hint: str | None = None
+    progress: Progress | None = None
+    ip_address: str | None = None
+    user_agent: str | None = None
+    force: bool = False
+    """Re-read files even when their fingerprint says they were fully imported already."""
+
+    def import_paths(self, paths: Iterable[Path]) -> ImportSummary:
+        summary = ImportSummary()
+        for item in expand(list(paths)):
+            if isinstance(item, SourceProblem):
+                fs = FileSummary(source=item.name, status="failed")
+                fs.errors.append({"record": "", "code": item.code, "message": item.message})
+                self._record_file_attempt(fs, None, utcnow(), item.code, item.message)
+                summary.files.append(fs)
+                if self.progress:
+                    self.progress.end_file(fs)
+                continue
+            summary.files.append(self.import_source(item))
+        return summary
+
+    # -- one source ---------------------------------------------------------------------
+    def import_source(self, source: Source) -> FileSummary:
+        started = utcnow()
+        t0 = time.perf_counter()
+        fs = FileSummary(source=source.name)
+        if self.progress:
+            self.progress.start_file(source.name, source.size)
+        try:
+            parser = detect(source, self.provider_hint)
+        except (ParseError, OSError) as exc:
+            fs.status = "failed"
+            code = getattr(exc, "code", "io_error")
+            fs.errors.append({"record": "", "code": code, "message": str(exc)})
+            self._finish(fs, t0, started, code, str(exc))
+            return fs
+        fs.format = parser.name
+        salt = f"{parser.name}\x1f{CAPTURE_VERSION}"
+        try:
+            fp, size = fingerprint(source, salt)
+        except Exception as exc:  # unreadable archive member, I/O error
+            fs.status = "failed"
+            fs.errors.append({"record": "", "code": "io_error", "message": f"{source.name}: {exc}"})
+            self._finish(fs, t0, started, "io_error", str(exc))
+            return fs
+        if not self.force and self._already_imported(fp, fs):
+            fs.status = "unchanged"
+            if self.progress:
+                self.progress.advance(size)
+            self._finish(fs, t0, started, None, None)
+            return fs
+        self._parse_and_store(parser, source, fs)
+        if fs.failed == 0 and not fs.errors and fs.imported:
+            self._remember(fp, size, source, parser.name, fs)
+        if fs.imported == 0:
+            fs.status = "failed"
+        elif fs.errors:
+            fs.status = "partial"
+        first_error = fs.errors[0] if fs.errors else None
+        self._finish(
+            fs,
+            t0,
+            started,
+            first_error["code"] if first_error and fs.status == "failed" else None,
+            first_error["message"] if first_error and fs.status == "failed" else None,
+        )
+        return fs
+
+    def _finish(
+        self, fs: FileSummary, t0: float, started: Any, code: str | None, message: str | None
+    ) -> None:
+        fs.duration_ms = int((time.perf_counter() - t0) * 1000)
+        self._record_file_attempt(fs, fs.format, started, code, message)
+        if self.progress:
+            self.progress.end_file(fs)
+
+    def _parse_and_store(self, parser: Parser, source: Source, fs: FileSummary) -> None:
+        on_read = self.progress.advance if self.progress else (lambda n: None)
+        counted = Source(source.name, lambda: _CountingReader(source.open(), on_read), source.size)  # type: ignore[arg-type]
+        batch: list[tuple[ParsedConversation, ConversationRows | None, str | None]] = []
+        batch_messages = 0
+        try:
+            for index, item in enumerate(parser.parse(counted)):
+                if isinstance(item, RecordError):
+                    fs.errors.append({"record": item.record, "code": item.code, "message": item.message})
+                    fs.failed += 1
+                    self._record_failed_record(fs, item)
+                    continue
+                try:
+                    rows = normalize(item)
+                    error = None
+                except Exception as exc:  # a parser produced something we cannot store
+                    rows, error = None, f"conversation {index} ({item.source_id}): {exc}"
+                batch.append((item, rows, error))
+                batch_messages += len(item.messages)
+                if len(batch) >= BATCH_CONVERSATIONS or batch_messages >= BATCH_MESSAGES:
+                    self._flush(batch, fs)
+                    batch, batch_messages = [], 0
+        except Exception as exc:
+            # The stream itself broke (damaged archive member, I/O error): keep what was
+            # read, report where it stopped.
+            fs.errors.append(
+                {
+                    "record": f"after record {fs.imported + fs.failed + len(batch)}",
+                    "code": "read_error",
+                    "message": f"{source.name}: reading stopped: {exc}",
+                }
+            )
+        if batch:
+            self._flush(batch, fs)
+
+    def _flush(
+        self, batch: list[tuple[ParsedConversation, ConversationRows | None, str | None]], fs: FileSummary
+    ) -> None:
+        captured_at = to_iso(utcnow())
+        attempts: list[Attempt] = []
+        deltas: dict[str, StatsDelta] = {}
+        urls = [self._conversation_url(fs, conv) for conv, _, _ in batch]
+        with self.master.session() as s:
+            retries = captures.failed_attempts(s, user_id=self.user_id, source_urls=urls)
+        with self.store.transaction() as conn:
+            for (conv, rows, error), url in zip(batch, urls, strict=True):
+                started = utcnow()
+                result: SaveResult | None = None
+                if rows is not None:
+                    try:
+                        with self.store.transaction():  # savepoint: this conversation or nothing
+                            result = save_conversation(conn, rows, captured_at=captured_at)
+                            if rows.custom_instructions:
+                                _save_custom_instructions(conn, rows, captured_at)
+                    except Exception as exc:
+                        error = f"conversation {conv.source_id!r}: could not be stored: {exc}"
+                        result = None
+                done = utcnow()
+                retry = retries.get(url)
+                delta = deltas.setdefault(conv.provider, StatsDelta())
+                delta.captures += 1
+                delta.duration_ms_sum += (done - started).total_seconds() * 1000
+                delta.last_capture_at = done
+                if result is None:
+                    fs.failed += 1
+                    fs.errors.append(
+                        {
+                            "record": conv.title or conv.source_id,
+                            "code": "store_error",
+                            "message": error or "",
+                        }
+                    )
+                    delta.failures += 1
+                    attempts.append(
+                        Attempt(
+                            url,
+                            conv.provider,
+                            "failed",
+                            started,
+                            done,
+                            error_code="store_error",
+                            error_message=error,
+                            retry_of=retry[0] if retry else None,
+                            retry_count=retry[1] + 1 if retry else 0,
+                            ip_address=self.ip_address,
+                            user_agent=self.user_agent,
+                        )
+                    )
+                    if self.progress:
+                        self.progress.conversation("failed")
+                    continue
+                assert rows is not None
+                setattr(fs, result.status, getattr(fs, result.status) + 1)
+                fs.new_messages += result.new_messages
+                fs.changed_messages += result.changed_messages
+                fs.conversation_ids.append(rows.id)
+                delta.successes += 1
+                delta.message_count_sum += rows.counters["message_count"]
+                delta.token_count_sum += rows.counters["total_tokens"]
+                if result.status == "created":
+                    delta.new_messages += result.new_messages
+                    delta.new_code_blocks += rows.counters["total_code_blocks"]
+                    delta.new_images += rows.counters["total_images"]
+                    delta.new_tool_calls += rows.counters["total_tool_calls"]
+                else:
+                    delta.new_messages += result.new_messages
+                attempts.append(
+                    Attempt(
+                        url,
+                        conv.provider,
+                        "success" if result.status != "unchanged" else "unchanged",
+                        started,
+                        done,
+                        conversation_id=rows.id,
+                        retry_of=retry[0] if retry else None,
+                        retry_count=retry[1] + 1 if retry else 0,
+                        ip_address=self.ip_address,
+                        user_agent=self.user_agent,
+                    )
+                )
+                if self.progress:
+                    self.progress.conversation(result.status)
+        with self.master.session() as s:
+            captures.record_attempts(s, user_id=self.user_id, attempts=attempts)
+            for provider, delta in deltas.items():
+                captures.apply_stats(s, user_id=self.user_id, provider=provider, delta=delta)
+
+    # -- fingerprints --------------------------------------------------------------------
+    def _already_imported(self, fp: str, fs: FileSummary) -> bool:
+        with self.store.read() as conn:
+            row = conn.execute(
+                "SELECT conversations FROM import_sources WHERE fingerprint = ?", (fp,)
+            ).fetchone()
+            if row is None:
+                return False
+            expected = dict(json.loads(row[0]))
+            found = {}
+            ids = list(expected)
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                q = f"SELECT id, content_hash FROM conversations WHERE id IN ({','.join('?' * len(chunk))})"
+                found.update(conn.execute(q, chunk).fetchall())
+        if found != expected:
+            return False  # something it wrote was deleted or changed since: import again
+        fs.unchanged = len(expected)
+        fs.conversation_ids = ids
+        return True
+
+    def _remember(self, fp: str, size: int, source: Source, fmt: str, fs: FileSummary) -> None:
+        with self.store.transaction() as conn:
+            ids = fs.conversation_ids
+            hashes: dict[str, str] = {}
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                q = f"SELECT id, content_hash FROM conversations WHERE id IN ({','.join('?' * len(chunk))})"
+                hashes.update(conn.execute(q, chunk).fetchall())
+            conn.execute(
+                "INSERT OR REPLACE INTO import_sources (fingerprint, source_name, format, size_bytes, conversations,"
+                " imported_at) VALUES (?,?,?,?,?,?)",
+                (fp, source.name, fmt, size, as_json(sorted(hashes.items())), to_iso(utcnow())),
+            )
+
+    # -- attempts ------------------------------------------------------------------------
+    def _conversation_url(self, fs: FileSummary, conv: ParsedConversation) -> str:
+        return conv.source_url or f"{fs.source}#{conv.source_id}"
+
+    def _record_failed_record(self, fs: FileSummary, err: RecordError) -> None:
+        now = utcnow()
+        attempt = Attempt(
+            f"{fs.source}#{err.record}",
+            fs.format,
+            "failed",
+            now,
+            now,
+            error_code=err.code,
+            error_message=err.message,
+            ip_address=self.ip_address,
+            user_agent=self.user_agent,
+        )
+        with self.master.session() as s:
+            captures.record_attempts(s, user_id=self.user_id, attempts=[attempt])
+            if fs.format:
+                captures.apply_stats(
+                    s, user_id=self.user_id, provider=fs.format, delta=StatsDelta(captures=1, failures=1)
+                )
+        if self.progress:
+            self.progress.conversation("failed")
+
+    def _record_file_attempt(
+        self, fs: FileSummary, fmt: str | None, started: Any, code: str | None, message: str | None
+    ) -> None:
+        status = {"imported": "success", "unchanged": "unchanged", "partial": "partial", "failed": "failed"}[
+            fs.status
+        ]
+        url = f"file://{Path(fs.source.split('!', 1)[0]).resolve()}" + (
+            f"!{fs.source.split('!', 1)[1]}" if "!" in fs.source else ""
+        )
+        with self.master.session() as s:
+            retry = captures.failed_attempts(s, user_id=self.user_id, source_urls=[url]).get(url)
+            captures.record_attempts(
+                s,
+                user_id=self.user_id,
+                attempts=[
+                    Attempt(
+                        url,
+                        fmt,
+                        status,
+                        started,
+                        utcnow(),
+                        error_code=code,
+                        error_message=message,
+                        retry_of=retry[0] if retry else None,
+                        retry_count=retry[1] + 1 if retry else 0,
+                        ip_address=self.ip_address,
+                        user_agent=self.user_agent,
+                    )
+                ],
+            )
+
+
+def _save_custom_instructions(conn: Any, rows: ConversationRows, now: str) -> None:
+    for text in rows.custom_instructions:
+        h = content_hash(text)
+        conn.execute(
+            "INSERT OR IGNORE INTO custom_instructions (id, content, content_hash, scope, source,"
+            " source_conversation_id, created_at, updated_at) VALUES (?,?,?,'global',?,?,?,?)",
+            (derived_id("instruction", h), text, h, f"{rows.provider}_export", rows.id, now, now),
+        )
+
+
+__all__ = ["FileSummary", "ImportSummary", "Importer", "Progress"]

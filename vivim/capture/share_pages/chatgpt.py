@@ -1,0 +1,175 @@
+"""ChatGPT share pages (chatgpt.com/share/<id>).
+
+Messages are the elements carrying ``data-message-author-role``/``data-message-id``. The
+page also streams the whole shared conversation (the export's ``mapping``) through React
+Router's turbo-stream; from it come what the markup lacks: timestamps, attachment names and
+sizes, and the reasoning summaries behind "Thought for 7s". Parts come from the markup for
+every provider alike, so a page whose script was stripped still imports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vivim.capture.share_pages.build import Turn, assemble
+from vivim.capture.share_pages.dom import Converter, Node, classes, normalize_space
+from vivim.capture.share_pages.embedded import turbo_stream_payloads
+from vivim.capture.share_pages.page import SavedPage
+from vivim.domain import parts as P
+from vivim.domain.conversation import ParsedConversation
+from vivim.domain.parts import Part
+from vivim.domain.times import parse_time
+
+PROVIDER = "chatgpt"
+
+
+def parse(page: SavedPage) -> ParsedConversation:
+    data = _shared_conversation(page)
+    mapping: dict[str, Any] = (data.get("mapping") or {}) if data else {}
+    base = page.share_url(PROVIDER)
+    turns: list[Turn] = []
+    for node in page.tree.css("[data-message-author-role]"):
+        role = node.attributes.get("data-message-author-role") or ""
+        if role not in ("user", "assistant"):
+            continue
+        msg_id = node.attributes.get("data-message-id") or None
+        record = _message(mapping, msg_id)
+        _inline_citation_pills(node)
+        if role == "user":
+            bubble = node.css_first(".whitespace-pre-wrap") or node
+            parts = _attachments(record) + Converter(base_url=base).parts(bubble)
+        else:
+            roots = node.css(".markdown") or [node]
+            parts = _thinking(mapping, msg_id)
+            for root in roots:
+                parts.extend(Converter(base_url=base).parts(root))
+        if not parts:
+            continue
+        meta = (record or {}).get("metadata") or {}
+        turns.append(
+            Turn(
+                role=role,
+                parts=parts,
+                source_id=msg_id,
+                model=node.attributes.get("data-message-model-slug") or meta.get("model_slug"),
+                created_at=parse_time((record or {}).get("create_time")),
+                metadata=_finish(meta),
+            )
+        )
+    title = (data or {}).get("title") or page.title_text()
+    model_info = (data or {}).get("model")
+    return assemble(
+        page,
+        PROVIDER,
+        turns,
+        title=title,
+        model=model_info.get("slug") if isinstance(model_info, dict) else None,
+        created_at=parse_time((data or {}).get("create_time")),
+        updated_at=parse_time((data or {}).get("update_time")),
+    )
+
+
+def _shared_conversation(page: SavedPage) -> dict[str, Any] | None:
+    for payload in turbo_stream_payloads(page.tree):
+        found = _find_mapping_owner(payload, depth=0)
+        if found is not None:
+            return found
+    return None
+
+
+def _find_mapping_owner(value: Any, depth: int) -> dict[str, Any] | None:
+    """The object holding ``mapping`` (where it sits in loaderData changes between releases)."""
+    if depth > 8:
+        return None
+    if isinstance(value, dict):
+        if isinstance(value.get("mapping"), dict):
+            return value
+        for child in value.values():
+            found = _find_mapping_owner(child, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _message(mapping: dict[str, Any], msg_id: str | None) -> dict[str, Any] | None:
+    node = mapping.get(msg_id or "")
+    message = node.get("message") if isinstance(node, dict) else None
+    return message if isinstance(message, dict) else None
+
+
+def _attachments(record: dict[str, Any] | None) -> list[Part]:
+    meta = (record or {}).get("metadata") or {}
+    out: list[Part] = []
+    for item in meta.get("attachments") or []:
+        if isinstance(item, dict):
+            size = item.get("size")
+            out.append(
+                P.attachment(
+                    item.get("name"),
+                    mime_type=item.get("mime_type"),
+                    size_bytes=size if isinstance(size, int) else None,
+                    ref=item.get("id"),
+                )
+            )
+    return out
+
+
+def _thinking(mapping: dict[str, Any], msg_id: str | None) -> list[Part]:
+    """Reasoning shown collapsed above an answer: the ``thoughts`` records since the last
+    visible message, in order, with the "Thought for ..." recap as summary."""
+    chain: list[dict[str, Any]] = []
+    node = mapping.get(msg_id or "")
+    cur = node.get("parent") if isinstance(node, dict) else None
+    while cur and isinstance(mapping.get(cur), dict):
+        message = mapping[cur].get("message") or {}
+        role = (message.get("author") or {}).get("role")
+        content = message.get("content") or {}
+        if role == "user" or (role == "assistant" and content.get("content_type") == "text"):
+            break
+        chain.append(message)
+        cur = mapping[cur].get("parent")
+    chain.reverse()
+    texts: list[str] = []
+    summary = None
+    for message in chain:
+        content = message.get("content") or {}
+        if content.get("content_type") == "thoughts":
+            for thought in content.get("thoughts") or []:
+                if isinstance(thought, dict):
+                    body = "\n\n".join(
+                        s for s in (thought.get("summary"), thought.get("content")) if isinstance(s, str) and s
+                    )
+                    if body:
+                        texts.append(body)
+        elif content.get("content_type") == "reasoning_recap" and isinstance(content.get("content"), str):
+            summary = content["content"]
+    if not texts:
+        return []
+    return [P.thinking("\n\n".join(texts), summary=summary)]
+
+
+def _finish(meta: dict[str, Any]) -> dict[str, Any]:
+    details = meta.get("finish_details")
+    if isinstance(details, dict) and details.get("type"):
+        return {"finish_type": details["type"]}
+    return {}
+
+
+def _inline_citation_pills(node: Node) -> None:
+    """Turn "GitHub +3" source pills into plain markdown links before conversion.
+
+    The pill's visible text is the first source's name plus a count of hidden ones; only the
+    first source's address is in the markup.
+    """
+    for pill in node.css('[data-testid="webpage-citation-pill"]'):
+        link = pill.css_first("a[href]")
+        if link is None:
+            pill.decompose()
+            continue
+        label = ""
+        for span in pill.css("span"):
+            if any("truncate" in c for c in classes(span)):
+                label = normalize_space(span.text(deep=True))
+                break
+        href = link.attributes.get("href") or ""
+        pill.replace_with(f" [{label or href}]({href})")

@@ -1,0 +1,84 @@
+"""The `vivim` command: global options, sub-commands, and errors as one clear line."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from vivim.cli import capture, db, users
+from vivim.cli.context import USER_ENV, CliState, err, out, print_json, state
+from vivim.domain.errors import VivimError
+from vivim.settings import DATA_DIR_ENV
+
+app = typer.Typer(
+    name="vivim",
+    help="vivim: your AI conversations, captured, searchable and yours.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(users.app, name="user")
+app.add_typer(db.app, name="db")
+app.add_typer(capture.conversations_app, name="conversations")
+app.command("import")(capture.import_command)
+app.command("stats")(capture.stats_command)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    data_dir: Path | None = typer.Option(
+        None,
+        "--data-dir",
+        envvar=DATA_DIR_ENV,
+        help="Where vivim keeps its data (default: your platform's data folder).",
+    ),
+    user: str | None = typer.Option(
+        None, "--user", "-u", envvar=USER_ENV, help="The user to act as (name or id)."
+    ),
+) -> None:
+    ctx.obj = CliState(data_dir=data_dir, user=user)
+    ctx.call_on_close(ctx.obj.close)
+
+
+@app.command("init")
+def init(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Create the data directory and bring the master database to the latest schema."""
+    v = state(ctx).vivim
+    applied = v.init()
+    if as_json:
+        print_json(
+            {"data_dir": str(v.settings.data_dir), "master": v.master.url_for_display, "applied": applied}
+        )
+        return
+    out.print(f"vivim data directory: {v.settings.data_dir}")
+    out.print(f"master database: {v.master.url_for_display}")
+    out.print(f"applied {len(applied)} migration(s)" if applied else "schema is up to date")
+
+
+def run(args: list[str] | None = None) -> None:
+    """Console-script entry point: domain errors become one line on stderr and exit 1."""
+    try:
+        app(args=args, standalone_mode=False)
+    except VivimError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors are handled below; anything else is a bug
+        # Usage errors (bad option, missing argument) know how to show themselves.
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("VIVIM_DEBUG"):
+            raise
+        err.print(
+            f"[red]error:[/red] {type(exc).__name__}: {exc} (set VIVIM_DEBUG=1 for details)", highlight=False
+        )
+        sys.exit(2)

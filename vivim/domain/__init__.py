@@ -1,0 +1,1 @@
+"""Pure values and rules. Imports only the standard library; no I/O."""

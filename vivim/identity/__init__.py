@@ -1,0 +1,1 @@
+"""Identity: DIDs, keys, signatures, devices, authentication."""

@@ -1,0 +1,317 @@
+"""Conversations and messages in a user DB: the rows, and how a capture is saved.
+
+Saving is idempotent and versioned: an unchanged conversation is left alone, a grown one
+gets only its new messages, a changed message bumps its own ``version``, and every change
+bumps the conversation's ``version``. Messages the new input lacks are kept (an export can
+be partial); nothing a user captured is deleted by a re-import.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from vivim.domain.parts import message_text
+from vivim.domain.stats import COUNTERS, count_message
+
+
+@dataclass(slots=True)
+class MessageRow:
+    id: str
+    source_id: str
+    parent_id: str | None
+    role: str
+    author: str | None
+    parts_json: str
+    content_hash: str
+    created_at: str | None
+    message_index: int
+    status: str
+    finish_reason: str | None
+    token_count: int
+    model: str | None
+    hidden: int
+    on_current_path: int
+    metadata_json: str
+    text: str
+
+
+@dataclass(slots=True)
+class ConversationRows:
+    id: str
+    provider: str
+    source_id: str
+    source_url: str | None
+    title: str
+    model: str | None
+    created_at: str | None
+    updated_at: str | None
+    metadata_json: str
+    messages: list[MessageRow]
+    counters: dict[str, int]
+    content_hash: str
+    custom_instructions: list[str]
+
+
+@dataclass(slots=True)
+class SaveResult:
+    conversation_id: str
+    status: str
+    """``created``, ``updated`` or ``unchanged``."""
+    version: int
+    new_messages: int = 0
+    changed_messages: int = 0
+
+
+_INSERT_MESSAGE = (
+    "INSERT INTO messages (id, conversation_id, source_id, parent_id, role, author, parts, content_hash,"
+    " version, created_at, message_index, status, finish_reason, token_count, model, hidden,"
+    " on_current_path, metadata) VALUES (?,?,?,?,?,?,?,?,1,?,?,?,?,?,?,?,?,?)"
+)
+
+
+def _message_tuple(conv_id: str, m: MessageRow) -> tuple[Any, ...]:
+    return (
+        m.id,
+        conv_id,
+        m.source_id,
+        m.parent_id,
+        m.role,
+        m.author,
+        m.parts_json,
+        m.content_hash,
+        m.created_at,
+        m.message_index,
+        m.status,
+        m.finish_reason,
+        m.token_count,
+        m.model,
+        m.hidden,
+        m.on_current_path,
+        m.metadata_json,
+    )
+
+
+def find_conversation_state(conn: sqlite3.Connection, conv_id: str) -> tuple[str | None, int] | None:
+    row = conn.execute("SELECT content_hash, version FROM conversations WHERE id = ?", (conv_id,)).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def save_conversation(conn: sqlite3.Connection, rows: ConversationRows, *, captured_at: str) -> SaveResult:
+    """Write one conversation; the caller holds the transaction (all or nothing)."""
+    state = find_conversation_state(conn, rows.id)
+    if state is None:
+        _insert_conversation(conn, rows, captured_at)
+        conn.executemany(_INSERT_MESSAGE, [_message_tuple(rows.id, m) for m in rows.messages])
+        return SaveResult(rows.id, "created", 1, new_messages=len(rows.messages))
+    old_hash, old_version = state
+    if old_hash == rows.content_hash:
+        return SaveResult(rows.id, "unchanged", old_version)
+    return _update(conn, rows, old_version, captured_at)
+
+
+def _insert_conversation(conn: sqlite3.Connection, rows: ConversationRows, captured_at: str) -> None:
+    c = rows.counters
+    conn.execute(
+        "INSERT INTO conversations (id, provider, source_id, source_url, content_hash, version, title,"
+        " model, created_at, updated_at, captured_at, " + ", ".join(COUNTERS) + ", metadata)"
+        " VALUES (?,?,?,?,?,1,?,?,?,?,?," + ",".join("?" * len(COUNTERS)) + ",?)",
+        (
+            rows.id,
+            rows.provider,
+            rows.source_id,
+            rows.source_url,
+            rows.content_hash,
+            rows.title,
+            rows.model,
+            rows.created_at,
+            rows.updated_at,
+            captured_at,
+            *(c[k] for k in COUNTERS),
+            rows.metadata_json,
+        ),
+    )
+
+
+def _update(
+    conn: sqlite3.Connection, rows: ConversationRows, old_version: int, captured_at: str
+) -> SaveResult:
+    existing = {
+        r[0]: r[1:]
+        for r in conn.execute(
+            "SELECT source_id, id, content_hash, version, message_index, parent_id, on_current_path, hidden"
+            " FROM messages WHERE conversation_id = ?",
+            (rows.id,),
+        )
+    }
+    new: list[MessageRow] = []
+    changed: list[tuple[Any, ...]] = []
+    moved: list[tuple[Any, ...]] = []
+    for m in rows.messages:
+        old = existing.pop(m.source_id, None)
+        if old is None:
+            new.append(m)
+            continue
+        _id, old_hash, version, index, parent, on_path, hidden = old
+        if old_hash != m.content_hash:
+            changed.append(
+                (
+                    m.role,
+                    m.author,
+                    m.parts_json,
+                    m.content_hash,
+                    version + 1,
+                    m.created_at,
+                    m.message_index,
+                    m.status,
+                    m.finish_reason,
+                    m.token_count,
+                    m.model,
+                    m.hidden,
+                    m.on_current_path,
+                    m.metadata_json,
+                    m.parent_id,
+                    m.id,
+                )
+            )
+        elif (index, parent, on_path, hidden) != (m.message_index, m.parent_id, m.on_current_path, m.hidden):
+            moved.append((m.message_index, m.parent_id, m.on_current_path, m.hidden, m.id))
+    counters = dict(rows.counters)
+    if existing:
+        # Messages we hold that this input lacks stay; keep them after the new order and
+        # keep counting them.
+        next_index = len(rows.messages)
+        for source_id, (mid, *_rest) in sorted(existing.items(), key=lambda kv: kv[1][3]):
+            moved.append((next_index, _rest[3], _rest[4], _rest[5], mid))
+            next_index += 1
+            _add_counters(conn, mid, counters)
+            del source_id
+    conn.executemany(_INSERT_MESSAGE, [_message_tuple(rows.id, m) for m in new])
+    conn.executemany(
+        "UPDATE messages SET role=?, author=?, parts=?, content_hash=?, version=?, created_at=?,"
+        " message_index=?, status=?, finish_reason=?, token_count=?, model=?, hidden=?, on_current_path=?,"
+        " metadata=?, parent_id=? WHERE id=?",
+        changed,
+    )
+    conn.executemany(
+        "UPDATE messages SET message_index=?, parent_id=?, on_current_path=?, hidden=? WHERE id=?", moved
+    )
+    version = old_version + 1
+    conn.execute(
+        "UPDATE conversations SET source_url=?, content_hash=?, version=?, title=?, model=?, created_at=?,"
+        " updated_at=?, captured_at=?, metadata=?, " + ", ".join(f"{k}=?" for k in COUNTERS) + " WHERE id=?",
+        (
+            rows.source_url,
+            rows.content_hash,
+            version,
+            rows.title,
+            rows.model,
+            rows.created_at,
+            rows.updated_at,
+            captured_at,
+            rows.metadata_json,
+            *(counters[k] for k in COUNTERS),
+            rows.id,
+        ),
+    )
+    return SaveResult(rows.id, "updated", version, new_messages=len(new), changed_messages=len(changed))
+
+
+def _add_counters(conn: sqlite3.Connection, message_id: str, counters: dict[str, int]) -> None:
+    role, parts_json, tokens = conn.execute(
+        "SELECT role, parts, token_count FROM messages WHERE id = ?", (message_id,)
+    ).fetchone()
+    parts = json.loads(parts_json)
+    count_message(counters, role=role, text=message_text(parts), tokens=tokens or 0, parts=parts)
+
+
+# -- reading -----------------------------------------------------------------------------
+_CONVERSATION_COLUMNS = (
+    "id, provider, source_id, source_url, content_hash, version, title, model, created_at, updated_at,"
+    " captured_at, " + ", ".join(COUNTERS) + ", metadata"
+)
+_MESSAGE_COLUMNS = (
+    "id, conversation_id, source_id, parent_id, role, author, parts, content_hash, version, created_at,"
+    " message_index, status, finish_reason, token_count, model, hidden, on_current_path, metadata"
+)
+
+
+def _conversation_dict(row: sqlite3.Row | tuple[Any, ...], cursor: sqlite3.Cursor) -> dict[str, Any]:
+    d = {col[0]: value for col, value in zip(cursor.description, row, strict=True)}
+    d["metadata"] = json.loads(d["metadata"] or "{}")
+    return d
+
+
+def list_conversations(
+    conn: sqlite3.Connection,
+    *,
+    provider: str | None = None,
+    limit: int = 50,
+    before: tuple[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Newest captured first. ``before`` is the (captured_at, id) of the last row seen:
+    keyset pagination that stays fast at any depth."""
+    where, params = [], []
+    if provider:
+        where.append("provider = ?")
+        params.append(provider)
+    if before:
+        where.append("(captured_at, id) < (?, ?)")
+        params.extend(before)
+    sql = f"SELECT {_CONVERSATION_COLUMNS} FROM conversations"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY captured_at DESC, id DESC LIMIT ?"
+    params.append(limit)
+    cur = conn.execute(sql, params)
+    return [_conversation_dict(r, cur) for r in cur.fetchall()]
+
+
+def get_conversation(conn: sqlite3.Connection, conversation_id: str) -> dict[str, Any] | None:
+    cur = conn.execute(f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,))
+    row = cur.fetchone()
+    return _conversation_dict(row, cur) if row else None
+
+
+def find_conversation_id(conn: sqlite3.Connection, ref: str) -> str | None:
+    """Resolve a conversation reference: vivim id, an unambiguous id prefix (>= 6 chars),
+    or the provider's own id."""
+    row = conn.execute("SELECT id FROM conversations WHERE id = ?", (ref,)).fetchone()
+    if row:
+        return row[0]
+    rows = conn.execute("SELECT id FROM conversations WHERE source_id = ? LIMIT 2", (ref,)).fetchall()
+    if len(rows) == 1:
+        return rows[0][0]
+    if len(ref) >= 6 and all(c in "0123456789abcdef" for c in ref):
+        rows = conn.execute(
+            "SELECT id FROM conversations WHERE id >= ? AND id < ? LIMIT 2", (ref, ref + "g")
+        ).fetchall()
+        if len(rows) == 1:
+            return rows[0][0]
+    return None
+
+
+def get_messages(conn: sqlite3.Connection, conversation_id: str) -> list[dict[str, Any]]:
+    cur = conn.execute(
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY message_index",
+        (conversation_id,),
+    )
+    out = []
+    for row in cur.fetchall():
+        d = {col[0]: value for col, value in zip(cur.description, row, strict=True)}
+        d["parts"] = json.loads(d["parts"])
+        d["metadata"] = json.loads(d["metadata"] or "{}")
+        d["hidden"] = bool(d["hidden"])
+        d["on_current_path"] = bool(d["on_current_path"])
+        out.append(d)
+    return out
+
+
+def delete_conversation(conn: sqlite3.Connection, conversation_id: str) -> bool:
+    return conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,)).rowcount > 0
+
+
+def count_conversations(conn: sqlite3.Connection) -> dict[str, int]:
+    return dict(conn.execute("SELECT provider, COUNT(*) FROM conversations GROUP BY provider").fetchall())
