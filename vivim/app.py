@@ -11,8 +11,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from vivim.domain.errors import AlreadyExists, CorruptDatabase, InvalidIdentifier, NotFound
+from vivim.domain.errors import CorruptDatabase, InvalidIdentifier, NotFound
 from vivim.domain.ids import looks_like_user_id, new_id, validate_user_id, validate_user_name
+from vivim.domain.times import utcnow
 from vivim.identity.keys import KeyPair, KeyVault, generate_keypair
 from vivim.settings import Settings
 from vivim.store.master import users as master_users
@@ -122,15 +123,14 @@ class Vivim:
         handle = validate_user_name(name)
         if email is not None and ("@" not in email or len(email) > 254 or "\x00" in email):
             raise InvalidIdentifier(f"{email!r} is not a valid email address")
-        with self.master.connect() as c:
-            if master_users.get_user_by_handle(c, handle) is not None:
-                raise AlreadyExists(f"a user named {handle!r} already exists")
         kp = keypair or generate_keypair()
         user_id = new_id()
         did = kp.did
         encrypted = self.keys.encrypt(kp.private_key, user_id=user_id, did=did)
+        now = utcnow()
         self.router.create(user_id, did)
         try:
+            # One master transaction for the identity row and the placement row.
             with self.master.connect() as c:
                 master_users.insert_user(
                     c,
@@ -141,17 +141,29 @@ class Vivim:
                     display_name=display_name,
                     public_key=kp.public_key_b64,
                     encrypted_private_key=encrypted,
+                    now=now,
                 )
                 master_users.set_user_database(
                     c,
                     user_id=user_id,
                     path=self.router.relative_path(user_id),
                     schema_version=USER_SCHEMA_HEAD,
+                    now=now,
                 )
         except BaseException:
             self.router.delete(user_id)
             raise
-        return self.get_user(user_id)
+        return UserRecord(
+            id=user_id,
+            handle=handle,
+            did=did,
+            email=email,
+            display_name=display_name,
+            status="ACTIVE",
+            created_at=now,
+            public_key=kp.public_key_b64,
+            key_type="Ed25519",
+        )
 
     def get_user(self, name_or_id: str) -> UserRecord:
         """Find a user by handle, id or DID."""

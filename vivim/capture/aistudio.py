@@ -96,7 +96,7 @@ class AIStudioParser:
                 raw = f.read()
             if raw.startswith(_UTF8_BOM):
                 raw = raw[len(_UTF8_BOM) :]
-            data = json.loads(raw)
+            data = json.loads(raw, parse_constant=_reject_constant)
         except Exception as exc:  # noqa: BLE001 - a broken file is reported, not raised
             detail = str(exc).split("\n", 1)[0] or type(exc).__name__
             yield RecordError(
@@ -127,6 +127,11 @@ class AIStudioParser:
 
 
 PARSER = AIStudioParser()
+
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON; accepting them would make exports unreadable.
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _file_name(source_name: str) -> str:

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any, BinaryIO
-
-import ijson
+from typing import Any
 
 from vivim.capture.base import ParseItem, Source
+from vivim.capture.jsonstream import stream_json_records
 from vivim.capture.markdown import split_markdown
 from vivim.domain import parts as P
 from vivim.domain.conversation import ParsedConversation, ParsedMessage, RecordError
@@ -23,7 +22,6 @@ from vivim.domain.ids import derived_id
 from vivim.domain.parts import Part
 from vivim.domain.times import parse_time
 
-_UTF8_BOM = b"\xef\xbb\xbf"
 # A real key, not text inside a string value (where the quote would be escaped).
 _MAPPING_KEY = re.compile(rb'(?<!\\)"mapping"\s*:\s*\{')
 _CONVERSATION_HINT = re.compile(rb'(?<!\\)"(?:current_node|children|author|content_type)"\s*:')
@@ -46,81 +44,6 @@ _CONVERSATION_METADATA_KEYS = (
     "is_do_not_remember",
 )
 _ERROR_STATUSES = frozenset({"failed_with_in_kernel_exception", "failed", "error", "timeout"})
-
-
-# --- streaming -----------------------------------------------------------------------------
-
-
-class _CountingReader:
-    """A byte stream that replays a peeked prefix and counts what was read (for messages)."""
-
-    def __init__(self, raw: BinaryIO, prefix: bytes) -> None:
-        self._raw = raw
-        self._prefix = prefix
-        self.consumed = 0
-
-    def read(self, n: int = -1) -> bytes:
-        if self._prefix:
-            if n is None or n < 0:
-                data = self._prefix + self._raw.read()
-                self._prefix = b""
-            else:
-                data, self._prefix = self._prefix[:n], self._prefix[n:]
-        else:
-            data = self._raw.read(n)
-        self.consumed += len(data)
-        return data
-
-
-def stream_json_records(
-    source: Source, *, allow_single_object: bool = True
-) -> Iterator[tuple[int, Any] | RecordError]:
-    """Yield ``(index, record)`` for each element of a top-level JSON array, streaming.
-
-    A top-level object is yielded as record 0 when ``allow_single_object``. Malformed or
-    truncated JSON ends the stream with one :class:`RecordError`; records read before the
-    fault are still yielded. Shared by the JSON export parsers.
-    """
-    index = 0
-    reader: _CountingReader | None = None
-    try:
-        with source.open() as raw:
-            head = raw.read(4096)
-            if head.startswith(_UTF8_BOM):
-                head = head[len(_UTF8_BOM) :]
-            while head and not head.strip():
-                # Leading whitespace need not be replayed, so it is never held in memory.
-                head = raw.read(65536)
-            stripped = head.lstrip()
-            first = stripped[:1]
-            reader = _CountingReader(raw, head)
-            if first == b"{" and allow_single_object:
-                for record in ijson.items(reader, "", use_float=True):
-                    yield 0, record
-                    index = 1
-                return
-            if first != b"[":
-                what = "empty" if not stripped else f"starts with {first!r}"
-                yield RecordError(
-                    source=source.name,
-                    record="file",
-                    message=f"{source.name}: expected a JSON array, input is {what}",
-                )
-                return
-            for record in ijson.items(reader, "item", use_float=True):
-                yield index, record
-                index += 1
-    except Exception as exc:  # any read or decode fault ends this input only
-        detail = str(exc).strip().split("\n", 1)[0] or type(exc).__name__
-        consumed = reader.consumed if reader is not None else 0
-        yield RecordError(
-            source=source.name,
-            record=f"record {index}",
-            message=(
-                f"{source.name}: invalid or truncated JSON at record {index} "
-                f"(after {index} complete records, within the first {consumed} bytes): {detail}"
-            ),
-        )
 
 
 # --- the parser ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from vivim.capture.base import ParseItem, Source
-from vivim.capture.chatgpt import stream_json_records
+from vivim.capture.jsonstream import stream_json_records
 from vivim.capture.markdown import split_markdown
 from vivim.domain import parts as P
 from vivim.domain.conversation import ParsedConversation, ParsedMessage, RecordError

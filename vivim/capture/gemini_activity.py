@@ -15,15 +15,17 @@ skipped and counted as ``not_gemini``. Gemini rows that record something other t
 are skipped and counted: ``Gave feedback...`` (``feedback``), ``Created Gemini Canvas...``
 (``canvas``), ``Selected preferred draft`` (``draft_selection``). Pass a
 :class:`collections.Counter` as ``skipped`` to :meth:`GeminiActivityParser.parse` to receive
-these counts. Every other Gemini row is a prompt.
+these counts. Every other Gemini row is a prompt. A row that is not a JSON object, or a
+Gemini row without a ``title``, is a :class:`RecordError`; the other rows still import.
 
 **The prompt.** ``title`` behind a localized prefix, which is stripped. Known prefixes
 (:data:`PROMPT_PREFIXES`): English ``Prompted``, ``Asked``, ``Said``, ``Submitted query``;
 German ``Eingegebener Prompt:``; Japanese ``送信したメッセージ:``, ``プロンプト:``; French
 ``Requête envoyée :``, ``Prompt envoyé :``, ``Vous avez demandé :``; Spanish ``Has dicho:``,
-``Hiciste la petición``, ``Preguntado:``; Greek ``Υποβλήθηκε το ερώτημα``. English, German,
-Japanese and the first two Spanish forms are seen in real exports; the French forms and
-``Preguntado`` are best guesses (Google documents none of them). A title with an unknown
+``Hiciste la petición``, ``Preguntado:``; Greek ``Υποβλήθηκε το ερώτημα``. The English,
+German, Japanese, Greek and first two Spanish forms are the ones other parsers of real exports
+strip; the French forms and ``Preguntado`` are unconfirmed guesses (Google documents none of
+them, and a wrong guess costs nothing: it never matches). A title with an unknown
 prefix is kept whole (nothing is lost or guessed), and its message is marked
 ``metadata["prompt_prefix"] = None``.
 
@@ -69,8 +71,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from vivim.capture.base import ParseItem, Source
-from vivim.capture.chatgpt import stream_json_records
 from vivim.capture.html_parts import html_to_parts
+from vivim.capture.jsonstream import stream_json_records
 from vivim.domain import parts as P
 from vivim.domain.conversation import ParsedConversation, ParsedMessage, RecordError
 from vivim.domain.ids import derived_id

@@ -71,14 +71,12 @@ class GenericParser:
             yield RecordError(
                 source=source.name,
                 record=f"conversation {index}",
-                message=(
-                    f"{source.name}: invalid or truncated JSON after {index} conversations: {detail}"
-                ),
+                message=(f"{source.name}: invalid or truncated JSON after {index} conversations: {detail}"),
             )
             return
         found = seen.get("format")
         if found != FORMAT:
-            what = "has no \"format\" key" if "format" not in seen else f"has format {found!r}"
+            what = 'has no "format" key' if "format" not in seen else f"has format {found!r}"
             yield RecordError(
                 source=source.name,
                 record="document",
@@ -113,7 +111,11 @@ def _conversation_or_error(record: Any, index: int, source_name: str) -> ParseIt
     raw_id = record.get("id") if isinstance(record, dict) else None
     label = f"conversation {index}" + (f" (id {raw_id!r})" if isinstance(raw_id, str) and raw_id else "")
     problems: list[str] = []
-    conversation = _read_conversation(record, problems)
+    try:
+        conversation = _read_conversation(record, problems)
+    except Exception as exc:  # noqa: BLE001 - one odd record must not stop the import
+        problems.append(f"could not be read: {type(exc).__name__}: {exc}")
+        conversation = None
     if conversation is not None and not problems:
         return conversation
     shown = problems[:MAX_LISTED_PROBLEMS]
@@ -128,7 +130,7 @@ def _read_conversation(record: Any, problems: list[str]) -> ParsedConversation |
         return None
     conv_id = record.get("id")
     if not isinstance(conv_id, str) or not conv_id:
-        problems.append("missing \"id\" (a non-empty string)")
+        problems.append('missing "id" (a non-empty string)')
     title = _optional_str(record, "title", problems) or ""
     provider = _optional_str(record, "provider", problems) or DEFAULT_PROVIDER
     model = _optional_str(record, "model", problems)
@@ -140,12 +142,12 @@ def _read_conversation(record: Any, problems: list[str]) -> ParsedConversation |
     if instructions is None:
         instructions = []
     elif not isinstance(instructions, list) or not all(isinstance(i, str) for i in instructions):
-        problems.append("\"custom_instructions\" must be a list of strings")
+        problems.append('"custom_instructions" must be a list of strings')
         instructions = []
 
     raw_messages = record.get("messages")
     if not isinstance(raw_messages, list):
-        problems.append("missing \"messages\" (a list)")
+        problems.append('missing "messages" (a list)')
         raw_messages = []
     messages: list[ParsedMessage] = []
     positions: dict[str, int] = {}
@@ -185,7 +187,7 @@ def _read_message(
     before = len(problems)
     msg_id = raw.get("id")
     if not isinstance(msg_id, str) or not msg_id:
-        problems.append(f"{where}: missing \"id\" (a non-empty string)")
+        problems.append(f'{where}: missing "id" (a non-empty string)')
         msg_id = None
     else:
         where = f"message {index} (id {msg_id!r})"
@@ -198,7 +200,7 @@ def _read_message(
         problems.append(f"{where}: role {role!r} is not one of {', '.join(sorted(ROLES))}")
     parent = raw.get("parent_id")
     if parent is not None and (not isinstance(parent, str) or not parent):
-        problems.append(f"{where}: \"parent_id\" must be a message id or null")
+        problems.append(f'{where}: "parent_id" must be a message id or null')
     elif parent is not None and msg_id is not None:
         links.append((index, msg_id, parent))
     sub: list[str] = []
@@ -233,19 +235,19 @@ def _read_message(
 def _message_parts(raw: dict[str, Any], problems: list[str]) -> list[Part]:
     has_text, has_parts = raw.get("text") is not None, raw.get("parts") is not None
     if has_text and has_parts:
-        problems.append("has both \"text\" and \"parts\" (give one)")
+        problems.append('has both "text" and "parts" (give one)')
         return []
     if has_text:
         if not isinstance(raw["text"], str):
-            problems.append("\"text\" must be a string")
+            problems.append('"text" must be a string')
             return []
         return split_markdown(raw["text"])
     if not has_parts:
-        problems.append("has neither \"text\" nor \"parts\"")
+        problems.append('has neither "text" nor "parts"')
         return []
     parts = raw["parts"]
     if not isinstance(parts, list):
-        problems.append("\"parts\" must be a list")
+        problems.append('"parts" must be a list')
         return []
     out: list[Part] = []
     for p_index, part in enumerate(parts):
@@ -261,9 +263,7 @@ def _message_parts(raw: dict[str, Any], problems: list[str]) -> list[Part]:
     return out
 
 
-def _check_parents(
-    links: list[tuple[int, str, str]], positions: dict[str, int], problems: list[str]
-) -> None:
+def _check_parents(links: list[tuple[int, str, str]], positions: dict[str, int], problems: list[str]) -> None:
     parents = {msg_id: parent for _, msg_id, parent in links}
     for index, msg_id, parent in links:
         where = f"message {index} (id {msg_id!r})"
@@ -285,7 +285,7 @@ def _optional_str(d: dict[str, Any], key: str, problems: list[str]) -> str | Non
     value = d.get(key)
     if value is None or isinstance(value, str):
         return value
-    problems.append(f"\"{key}\" must be a string or null, not {type(value).__name__}")
+    problems.append(f'"{key}" must be a string or null, not {type(value).__name__}')
     return None
 
 
@@ -295,7 +295,7 @@ def _optional_bool(d: dict[str, Any], key: str, default: bool, problems: list[st
         return default
     if isinstance(value, bool):
         return value
-    problems.append(f"\"{key}\" must be true or false")
+    problems.append(f'"{key}" must be true or false')
     return default
 
 
@@ -305,7 +305,7 @@ def _optional_object(d: dict[str, Any], key: str, problems: list[str]) -> dict[s
         return {}
     if isinstance(value, dict):
         return value
-    problems.append(f"\"{key}\" must be an object")
+    problems.append(f'"{key}" must be an object')
     return {}
 
 
@@ -315,7 +315,7 @@ def _optional_time(d: dict[str, Any], key: str, problems: list[str]) -> datetime
         return None
     parsed = parse_iso(value)
     if parsed is None:
-        problems.append(f"\"{key}\" {value!r} is not an ISO 8601 timestamp")
+        problems.append(f'"{key}" {value!r} is not an ISO 8601 timestamp')
     return parsed
 
 

@@ -12,14 +12,16 @@ Guarantees:
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from vivim.capture.base import Parser, Source
-from vivim.capture.normalize import as_json, normalize
+from vivim.capture.normalize import add_token_counts, as_json, normalize
 from vivim.capture.registry import detect
 from vivim.capture.sources import SourceProblem, expand, fingerprint
 from vivim.domain.canonical import content_hash
@@ -36,6 +38,7 @@ from vivim.store.user.db import UserStore
 CAPTURE_VERSION = "1"
 BATCH_MESSAGES = 20_000
 BATCH_CONVERSATIONS = 1_000
+IMPORT_CACHE_KIB = -65_536  # negative: KiB, so 64 MiB
 
 
 class Progress(Protocol):
@@ -138,6 +141,13 @@ class _CountingReader:
         return getattr(self._raw, name)
 
 
+@dataclass(slots=True)
+class _Pending:
+    conv: ParsedConversation
+    rows: ConversationRows | None
+    error: str | None
+
+
 @dataclass
 class Importer:
     """Imports for one user. ``master`` is the master DB (attempts and stats go there)."""
@@ -153,6 +163,18 @@ class Importer:
     """Re-read files even when their fingerprint says they were fully imported already."""
 
     def import_paths(self, paths: Iterable[Path]) -> ImportSummary:
+        with self.store.read() as conn:
+            cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+            # Inserts into the message indexes hit random pages (ids are hashes); a larger
+            # page cache for the duration of an import keeps them in memory.
+            conn.execute(f"PRAGMA cache_size = {IMPORT_CACHE_KIB}")
+        try:
+            return self._import_paths(paths)
+        finally:
+            with self.store.read() as conn:
+                conn.execute(f"PRAGMA cache_size = {cache}")
+
+    def _import_paths(self, paths: Iterable[Path]) -> ImportSummary:
         summary = ImportSummary()
         for item in expand(list(paths)):
             if isinstance(item, SourceProblem):
@@ -222,51 +244,67 @@ class Importer:
             self.progress.end_file(fs)
 
     def _parse_and_store(self, parser: Parser, source: Source, fs: FileSummary) -> None:
+        """Parse on this thread; count tokens and write on a second one.
+
+        Tokenising (tiktoken) and SQLite's page work release the GIL, so on two cores the
+        writer overlaps with parsing of the next batch. At most one batch is being written
+        while the next one fills, which keeps memory bounded.
+        """
         on_read = self.progress.advance if self.progress else (lambda n: None)
         counted = Source(source.name, lambda: _CountingReader(source.open(), on_read), source.size)  # type: ignore[arg-type]
-        batch: list[tuple[ParsedConversation, ConversationRows | None, str | None]] = []
+        batch: list[_Pending] = []
         batch_messages = 0
-        try:
-            for index, item in enumerate(parser.parse(counted)):
-                if isinstance(item, RecordError):
-                    fs.errors.append({"record": item.record, "code": item.code, "message": item.message})
-                    fs.failed += 1
-                    self._record_failed_record(fs, item)
-                    continue
-                try:
-                    rows = normalize(item)
-                    error = None
-                except Exception as exc:  # a parser produced something we cannot store
-                    rows, error = None, f"conversation {index} ({item.source_id}): {exc}"
-                batch.append((item, rows, error))
-                batch_messages += len(item.messages)
-                if len(batch) >= BATCH_CONVERSATIONS or batch_messages >= BATCH_MESSAGES:
-                    self._flush(batch, fs)
-                    batch, batch_messages = [], 0
-        except Exception as exc:
-            # The stream itself broke (damaged archive member, I/O error): keep what was
-            # read, report where it stopped.
-            fs.errors.append(
-                {
-                    "record": f"after record {fs.imported + fs.failed + len(batch)}",
-                    "code": "read_error",
-                    "message": f"{source.name}: reading stopped: {exc}",
-                }
-            )
-        if batch:
-            self._flush(batch, fs)
+        lock = threading.Lock()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vivim-import-writer") as writer:
+            in_flight: Future[None] | None = None
 
-    def _flush(
-        self, batch: list[tuple[ParsedConversation, ConversationRows | None, str | None]], fs: FileSummary
-    ) -> None:
+            def submit(pending: list[_Pending]) -> None:
+                nonlocal in_flight
+                if in_flight is not None:
+                    in_flight.result()  # propagate writer errors; bound the queue to one batch
+                in_flight = writer.submit(self._flush, pending, fs, lock)
+
+            try:
+                for index, item in enumerate(parser.parse(counted)):
+                    if isinstance(item, RecordError):
+                        with lock:
+                            fs.errors.append({"record": item.record, "code": item.code, "message": item.message})
+                            fs.failed += 1
+                        self._record_failed_record(fs, item)
+                        continue
+                    try:
+                        batch.append(_Pending(item, normalize(item, with_tokens=False), None))
+                    except Exception as exc:  # a parser produced something we cannot store
+                        batch.append(_Pending(item, None, f"conversation {index} ({item.source_id}): {exc}"))
+                    batch_messages += len(item.messages)
+                    if len(batch) >= BATCH_CONVERSATIONS or batch_messages >= BATCH_MESSAGES:
+                        submit(batch)
+                        batch, batch_messages = [], 0
+            except Exception as exc:
+                # The stream itself broke (damaged archive member, I/O error): keep what was
+                # read, report where it stopped.
+                with lock:
+                    fs.errors.append(
+                        {"record": f"after record {fs.imported + fs.failed + len(batch)}", "code": "read_error",
+                         "message": f"{source.name}: reading stopped: {exc}"}
+                    )
+            if batch:
+                submit(batch)
+            if in_flight is not None:
+                in_flight.result()
+
+    def _flush(self, batch: list[_Pending], fs: FileSummary, lock: threading.Lock) -> None:
+        add_token_counts([p.rows for p in batch if p.rows is not None])
         captured_at = to_iso(utcnow())
         attempts: list[Attempt] = []
         deltas: dict[str, StatsDelta] = {}
-        urls = [self._conversation_url(fs, conv) for conv, _, _ in batch]
+        tally = FileSummary(source=fs.source)
+        urls = [self._conversation_url(fs, p.conv) for p in batch]
         with self.master.session() as s:
             retries = captures.failed_attempts(s, user_id=self.user_id, source_urls=urls)
         with self.store.transaction() as conn:
-            for (conv, rows, error), url in zip(batch, urls, strict=True):
+            for pending, url in zip(batch, urls, strict=True):
+                conv, rows, error = pending.conv, pending.rows, pending.error
                 started = utcnow()
                 result: SaveResult | None = None
                 if rows is not None:
@@ -280,66 +318,39 @@ class Importer:
                         result = None
                 done = utcnow()
                 retry = retries.get(url)
+                retry_kw = {"retry_of": retry[0], "retry_count": retry[1] + 1} if retry else {}
                 delta = deltas.setdefault(conv.provider, StatsDelta())
                 delta.captures += 1
                 delta.duration_ms_sum += (done - started).total_seconds() * 1000
                 delta.last_capture_at = done
-                if result is None:
-                    fs.failed += 1
-                    fs.errors.append(
-                        {
-                            "record": conv.title or conv.source_id,
-                            "code": "store_error",
-                            "message": error or "",
-                        }
-                    )
+                if result is None or rows is None:
+                    tally.failed += 1
+                    tally.errors.append({"record": conv.title or conv.source_id, "code": "store_error", "message": error or ""})
                     delta.failures += 1
                     attempts.append(
-                        Attempt(
-                            url,
-                            conv.provider,
-                            "failed",
-                            started,
-                            done,
-                            error_code="store_error",
-                            error_message=error,
-                            retry_of=retry[0] if retry else None,
-                            retry_count=retry[1] + 1 if retry else 0,
-                            ip_address=self.ip_address,
-                            user_agent=self.user_agent,
-                        )
+                        Attempt(url, conv.provider, "failed", started, done, error_code="store_error",
+                                error_message=error, ip_address=self.ip_address, user_agent=self.user_agent,
+                                **retry_kw)  # type: ignore[arg-type]
                     )
                     if self.progress:
                         self.progress.conversation("failed")
                     continue
-                assert rows is not None
-                setattr(fs, result.status, getattr(fs, result.status) + 1)
-                fs.new_messages += result.new_messages
-                fs.changed_messages += result.changed_messages
-                fs.conversation_ids.append(rows.id)
+                setattr(tally, result.status, getattr(tally, result.status) + 1)
+                tally.new_messages += result.new_messages
+                tally.changed_messages += result.changed_messages
+                tally.conversation_ids.append(rows.id)
                 delta.successes += 1
                 delta.message_count_sum += rows.counters["message_count"]
                 delta.token_count_sum += rows.counters["total_tokens"]
+                delta.new_messages += result.new_messages
                 if result.status == "created":
-                    delta.new_messages += result.new_messages
                     delta.new_code_blocks += rows.counters["total_code_blocks"]
                     delta.new_images += rows.counters["total_images"]
                     delta.new_tool_calls += rows.counters["total_tool_calls"]
-                else:
-                    delta.new_messages += result.new_messages
                 attempts.append(
-                    Attempt(
-                        url,
-                        conv.provider,
-                        "success" if result.status != "unchanged" else "unchanged",
-                        started,
-                        done,
-                        conversation_id=rows.id,
-                        retry_of=retry[0] if retry else None,
-                        retry_count=retry[1] + 1 if retry else 0,
-                        ip_address=self.ip_address,
-                        user_agent=self.user_agent,
-                    )
+                    Attempt(url, conv.provider, "success" if result.status != "unchanged" else "unchanged",
+                            started, done, conversation_id=rows.id, ip_address=self.ip_address,
+                            user_agent=self.user_agent, **retry_kw)  # type: ignore[arg-type]
                 )
                 if self.progress:
                     self.progress.conversation(result.status)
@@ -347,6 +358,11 @@ class Importer:
             captures.record_attempts(s, user_id=self.user_id, attempts=attempts)
             for provider, delta in deltas.items():
                 captures.apply_stats(s, user_id=self.user_id, provider=provider, delta=delta)
+        with lock:
+            for key in ("created", "updated", "unchanged", "failed", "new_messages", "changed_messages"):
+                setattr(fs, key, getattr(fs, key) + getattr(tally, key))
+            fs.errors.extend(tally.errors)
+            fs.conversation_ids.extend(tally.conversation_ids)
 
     # -- fingerprints --------------------------------------------------------------------
     def _already_imported(self, fp: str, fs: FileSummary) -> bool:

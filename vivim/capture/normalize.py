@@ -59,11 +59,14 @@ def _mark(m: ParsedMessage, seen: set[str]) -> bool:
     return ok
 
 
-def normalize(conv: ParsedConversation) -> ConversationRows:
+def normalize(conv: ParsedConversation, *, with_tokens: bool = True) -> ConversationRows:
+    """The rows for ``conv``. With ``with_tokens=False`` token counts are left at 0 for
+    :func:`add_token_counts` to fill in later (the importer does that on another thread,
+    because tokenising releases the GIL)."""
     conv_id = conversation_id(conv.provider, conv.source_id)
     msgs = ordered(_dedupe(conv.messages))
     texts = [message_text(m.parts) for m in msgs]
-    tokens = count_tokens_many(texts)
+    tokens = count_tokens_many(texts) if with_tokens else [0] * len(texts)
     counters = empty_counters()
     rows: list[MessageRow] = []
     hash_input: list[list[str]] = []
@@ -116,6 +119,18 @@ def normalize(conv: ParsedConversation) -> ConversationRows:
         content_hash=conv_hash,
         custom_instructions=list(conv.custom_instructions),
     )
+
+
+def add_token_counts(batch: list[ConversationRows]) -> None:
+    """Fill in cl100k token counts of every message in ``batch`` (one tokenizer pass)."""
+    texts = [m.text for rows in batch for m in rows.messages]
+    counts = iter(count_tokens_many(texts))
+    for rows in batch:
+        total = 0
+        for m in rows.messages:
+            m.token_count = next(counts)
+            total += m.token_count
+        rows.counters["total_tokens"] = total
 
 
 def _dedupe(messages: list[ParsedMessage]) -> list[ParsedMessage]:

@@ -25,7 +25,7 @@ content items is accepted too), ``model`` and ``modelName`` (the author), ``time
 (status ``incomplete``) and ``error`` (status ``error``).
 
 Open WebUI writes some structure into the content itself; it is lifted out:
-``<details type="reasoning">`` and ``<think>...</think>`` become ``thinking``;
+``<details type="reasoning">`` and a leading ``<think>...</think>`` become ``thinking``;
 ``<details type="tool_calls" name=... arguments=... result=...>`` becomes a ``tool_call``
 and its ``tool_result``; ``<details type="code_interpreter">`` becomes its code and a
 ``tool_result`` with the output.
@@ -44,7 +44,7 @@ from datetime import datetime
 from typing import Any
 
 from vivim.capture.base import ParseItem, Source
-from vivim.capture.chatgpt import stream_json_records
+from vivim.capture.jsonstream import stream_json_records
 from vivim.capture.markdown import split_markdown
 from vivim.domain import parts as P
 from vivim.domain.conversation import ROLES, ParsedConversation, ParsedMessage, RecordError
@@ -59,7 +59,8 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _HISTORY_KEY = re.compile(rb'(?<!\\)"history"\s*:\s*\{')
 _TREE_KEYS = re.compile(rb'(?<!\\)"(?:currentId|childrenIds|parentId)"\s*:')
 _DETAILS = re.compile(r"<details\b([^>]*)>(.*?)</details>", re.DOTALL | re.IGNORECASE)
-_THINK = re.compile(r"<think>(.*?)(?:</think>|\Z)", re.DOTALL)
+# Reasoning models put their thoughts first; a "<think>" later on is text about the tag.
+_THINK = re.compile(r"\A\s*<think>(.*?)(?:</think>|\Z)", re.DOTALL)
 _ATTRIBUTE = re.compile(r'([A-Za-z_][\w\-]*)\s*=\s*"([^"]*)"')
 _SUMMARY = re.compile(r"<summary>(.*?)</summary>", re.DOTALL | re.IGNORECASE)
 _LIFTED_DETAILS = frozenset({"reasoning", "tool_calls", "code_interpreter"})
@@ -153,9 +154,7 @@ def _conversation(
             )
     parents = {key: _kept_ancestor(nodes, key, kept) for key in kept}
     current = _current_path(kept, parents, history.get("currentId"))
-    messages = [
-        _message(kept[key], key, parents[key], key in current) for key in _tree_order(kept, parents)
-    ]
+    messages = [_message(kept[key], key, parents[key], key in current) for key in _tree_order(kept, parents)]
 
     models = inner.get("models")
     model = next((m for m in models if isinstance(m, str) and m), None) if isinstance(models, list) else None
@@ -203,9 +202,7 @@ def _parent_key(nodes: dict[str, dict[str, Any]], key: str) -> str | None:
     return parent if isinstance(parent, str) and parent in nodes and parent != key else None
 
 
-def _kept_ancestor(
-    nodes: dict[str, dict[str, Any]], key: str, kept: dict[str, dict[str, Any]]
-) -> str | None:
+def _kept_ancestor(nodes: dict[str, dict[str, Any]], key: str, kept: dict[str, dict[str, Any]]) -> str | None:
     seen = {key}
     parent = _parent_key(nodes, key)
     while parent is not None and parent not in kept and parent not in seen:
@@ -307,7 +304,7 @@ def _content_parts(content: Any) -> list[Part]:
 
 def _markdown_with_details(text: str) -> list[Part]:
     """Markdown text with Open WebUI's ``<details>`` and ``<think>`` blocks lifted out."""
-    if "<details" not in text and "<think>" not in text:
+    if "<details" not in text and not _THINK.match(text):
         return split_markdown(text)
     out: list[Part] = []
     position = 0
@@ -315,22 +312,24 @@ def _markdown_with_details(text: str) -> list[Part]:
         attrs = {k: html.unescape(v) for k, v in _ATTRIBUTE.findall(match.group(1))}
         if attrs.get("type") not in _LIFTED_DETAILS:
             continue
-        out.extend(_with_think(text[position : match.start()]))
+        before = text[position : match.start()]
+        out.extend(_with_think(before) if position == 0 else split_markdown(before.strip("\n")))
         out.extend(_details_parts(attrs, match.group(2)))
         position = match.end()
-    out.extend(_with_think(text[position:]))
+    rest = text[position:]
+    out.extend(_with_think(rest) if position == 0 else split_markdown(rest.strip("\n")))
     return out
 
 
 def _with_think(text: str) -> list[Part]:
+    # The line breaks that separated a lifted block from the prose belong to the block.
     out: list[Part] = []
-    position = 0
-    for match in _THINK.finditer(text):
-        out.extend(split_markdown(text[position : match.start()]))
+    match = _THINK.match(text)
+    if match:
         if match.group(1).strip():
             out.append(P.thinking(match.group(1).strip()))
-        position = match.end()
-    out.extend(split_markdown(text[position:]))
+        text = text[match.end() :]
+    out.extend(split_markdown(text.strip("\n")))
     return out
 
 

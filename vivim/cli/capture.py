@@ -14,6 +14,7 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.markup import escape
 from rich.table import Table
 
 from vivim.capture.importer import FileSummary, Importer
@@ -62,10 +63,11 @@ def _print_file(fs: FileSummary, console: object = out) -> None:
         + (f", {fs.failed} failed" if fs.failed else "")
         + f"; {fs.new_messages} new messages"
     )
+    line = line.replace(fs.source, escape(fs.source))
     console.print(line, highlight=False)  # type: ignore[attr-defined]
     for e in fs.errors[:20]:
-        where = f" [{e['record']}]" if e.get("record") else ""
-        console.print(f"   [red]error[/red]{where}: {e['message']}", highlight=False)  # type: ignore[attr-defined]
+        where = escape(f" [{e['record']}]") if e.get("record") else ""
+        console.print(f"   [red]error[/red]{where}: {escape(e['message'])}", highlight=False)  # type: ignore[attr-defined]
     if len(fs.errors) > 20:
         console.print(f"   ... and {len(fs.errors) - 20} more errors")  # type: ignore[attr-defined]
 

@@ -51,4 +51,7 @@ def to_iso(dt: datetime | None) -> str | None:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    elif dt.utcoffset():
+        dt = dt.astimezone(UTC)
+    # isoformat is several times faster than strftime, and this runs per imported message.
+    return dt.isoformat(timespec="microseconds")[:26] + "Z"

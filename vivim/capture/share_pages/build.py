@@ -32,6 +32,7 @@ class Turn:
     author: str | None = None
     created_at: datetime | None = None
     status: str = "completed"
+    finish_reason: str | None = None
     parent: int | None = None
     """Index of the parent turn; None means the turn before it (pages are linear)."""
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -54,9 +55,7 @@ def assemble(
             "(was it saved before it finished loading?)"
         )
     url = page.share_url(provider)
-    conv_id = share_id(url) or derived_id(
-        "share-page", provider, title or "", message_text(turns[0].parts)
-    )
+    conv_id = share_id(url) or derived_id("share-page", provider, title or "", message_text(turns[0].parts))
     id_base = url or conv_id
     messages: list[ParsedMessage] = []
     for index, turn in enumerate(turns):
@@ -74,6 +73,7 @@ def assemble(
                 created_at=turn.created_at,
                 model=turn.model,
                 status=turn.status,
+                finish_reason=turn.finish_reason,
                 metadata=turn.metadata,
             )
         )

@@ -9,11 +9,14 @@ every provider alike, so a page whose script was stripped still imports.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from vivim.capture.share_pages.build import Turn, assemble
-from vivim.capture.share_pages.dom import Converter, Node, classes, normalize_space
+from vivim.capture.share_pages.dom import Converter, image_part
 from vivim.capture.share_pages.embedded import turbo_stream_payloads
+from vivim.capture.share_pages.nodes import Node, classes, find, find_all, has_ancestor, normalize_space
 from vivim.capture.share_pages.page import SavedPage
 from vivim.domain import parts as P
 from vivim.domain.conversation import ParsedConversation
@@ -21,6 +24,7 @@ from vivim.domain.parts import Part
 from vivim.domain.times import parse_time
 
 PROVIDER = "chatgpt"
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})([^`]*)$")
 
 
 def parse(page: SavedPage) -> ParsedConversation:
@@ -36,13 +40,15 @@ def parse(page: SavedPage) -> ParsedConversation:
         record = _message(mapping, msg_id)
         _inline_citation_pills(node)
         if role == "user":
-            bubble = node.css_first(".whitespace-pre-wrap") or node
-            parts = _attachments(record) + Converter(base_url=base).parts(bubble)
+            bubble = find(node, ".whitespace-pre-wrap") or node
+            parts = _attachments(record) + _uploaded_images(node, bubble, base)
+            parts.extend(Converter(base_url=base).parts(bubble))
         else:
-            roots = node.css(".markdown") or [node]
-            parts = _thinking(mapping, msg_id)
+            roots = find_all(node, ".markdown") or [node]
+            body: list[Part] = []
             for root in roots:
-                parts.extend(Converter(base_url=base).parts(root))
+                body.extend(Converter(base_url=base).parts(root))
+            parts = _thinking(mapping, msg_id) + _declared_languages(body, record)
         if not parts:
             continue
         meta = (record or {}).get("metadata") or {}
@@ -53,7 +59,7 @@ def parse(page: SavedPage) -> ParsedConversation:
                 source_id=msg_id,
                 model=node.attributes.get("data-message-model-slug") or meta.get("model_slug"),
                 created_at=parse_time((record or {}).get("create_time")),
-                metadata=_finish(meta),
+                finish_reason=_finish_reason(meta),
             )
         )
     title = (data or {}).get("title") or page.title_text()
@@ -114,6 +120,20 @@ def _attachments(record: dict[str, Any] | None) -> list[Part]:
     return out
 
 
+def _uploaded_images(node: Node, bubble: Node, base: str | None) -> list[Part]:
+    """Images a prompt uploaded are shown above its text bubble, outside it."""
+    if bubble.mem_id == node.mem_id:
+        return []
+    out: list[Part] = []
+    for img in find_all(node, "img"):
+        if has_ancestor(img, lambda n: n.mem_id == bubble.mem_id, node):
+            continue
+        part = image_part(img, base)
+        if part is not None:
+            out.append(part)
+    return out
+
+
 def _thinking(mapping: dict[str, Any], msg_id: str | None) -> list[Part]:
     """Reasoning shown collapsed above an answer: the ``thoughts`` records since the last
     visible message, in order, with the "Thought for ..." recap as summary."""
@@ -137,7 +157,9 @@ def _thinking(mapping: dict[str, Any], msg_id: str | None) -> list[Part]:
             for thought in content.get("thoughts") or []:
                 if isinstance(thought, dict):
                     body = "\n\n".join(
-                        s for s in (thought.get("summary"), thought.get("content")) if isinstance(s, str) and s
+                        s
+                        for s in (thought.get("summary"), thought.get("content"))
+                        if isinstance(s, str) and s
                     )
                     if body:
                         texts.append(body)
@@ -148,11 +170,47 @@ def _thinking(mapping: dict[str, Any], msg_id: str | None) -> list[Part]:
     return [P.thinking("\n\n".join(texts), summary=summary)]
 
 
-def _finish(meta: dict[str, Any]) -> dict[str, Any]:
+def _declared_languages(parts: list[Part], record: dict[str, Any] | None) -> list[Part]:
+    """Code languages as the model wrote them in its fences.
+
+    The page labels an unlabelled fence with highlight.js's guess ("pgsql" for a diagram of
+    arrows, "java" for a tree); the streamed markdown says what was really declared. Used
+    only when the fences and the code parts pair up one to one.
+    """
+    content = (record or {}).get("content") or {}
+    texts = [p for p in content.get("parts") or [] if isinstance(p, str)]
+    infos = fence_infos("\n".join(texts))
+    blocks = [i for i, p in enumerate(parts) if p["type"] in ("code", "mermaid")]
+    if not texts or len(infos) != len(blocks):
+        return parts
+    out = list(parts)
+    for index, info in zip(blocks, infos, strict=True):
+        source = parts[index].get("code", parts[index].get("mermaid", ""))
+        language = info.split()[0].lower() if info.strip() else None
+        out[index] = P.mermaid(source) if language == "mermaid" else P.code(source, language)
+    return out
+
+
+def fence_infos(markdown: str) -> list[str]:
+    """The info string of every fenced code block in ``markdown``, in order."""
+    infos: list[str] = []
+    fence: str | None = None
+    for line in markdown.split("\n"):
+        m = _FENCE.match(line)
+        if fence is None:
+            if m:
+                fence = m.group(1)
+                infos.append(m.group(2).strip())
+        elif m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not m.group(2).strip():
+            fence = None
+    return infos
+
+
+def _finish_reason(meta: dict[str, Any]) -> str | None:
     details = meta.get("finish_details")
-    if isinstance(details, dict) and details.get("type"):
-        return {"finish_type": details["type"]}
-    return {}
+    if isinstance(details, dict) and isinstance(details.get("type"), str):
+        return details["type"]
+    return None
 
 
 def _inline_citation_pills(node: Node) -> None:
@@ -162,14 +220,19 @@ def _inline_citation_pills(node: Node) -> None:
     first source's address is in the markup.
     """
     for pill in node.css('[data-testid="webpage-citation-pill"]'):
-        link = pill.css_first("a[href]")
+        link = find(pill, "a[href]")
         if link is None:
             pill.decompose()
             continue
-        label = ""
-        for span in pill.css("span"):
-            if any("truncate" in c for c in classes(span)):
-                label = normalize_space(span.text(deep=True))
-                break
         href = link.attributes.get("href") or ""
-        pill.replace_with(f" [{label or href}]({href})")
+        host = (urlsplit(href).hostname or "").lower()
+        # A pill grouping several sources cycles through their names; the link is the
+        # first source's, so prefer the name that matches its host.
+        labels = [
+            normalize_space(span.text(deep=True))
+            for span in find_all(pill, "span")
+            if any("truncate" in c for c in classes(span))
+        ]
+        labels = [label for label in labels if label]
+        label = next((x for x in labels if x.lower().replace(" ", "") in host), labels[0] if labels else href)
+        pill.replace_with(f"[{label}]({href})")

@@ -70,11 +70,14 @@ def migrate(conn: sqlite3.Connection, target: int = HEAD) -> list[str]:
 
 
 def create_database(path: Path, *, target: int = HEAD) -> None:
-    """Create a new, empty user DB file at ``path`` migrated to ``target``."""
+    """Create a new, empty user DB file at ``path`` migrated to ``target``.
+
+    It is left in rollback-journal mode so that copies of it can be stamped without
+    creating WAL side files; ``open_store`` switches it to WAL on first open.
+    """
     conn = _connect(path)
     try:
         conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-        conn.execute("PRAGMA journal_mode = WAL")
         _configure(conn)
         migrate(conn, target)
     finally:
@@ -182,6 +185,8 @@ def open_store(path: Path, user_id: str) -> UserStore:
     try:
         try:
             _configure(conn)
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")  # persistent: only on first open
             version = applied_version(conn)
             if version < HEAD:
                 migrate(conn)
@@ -199,20 +204,22 @@ def open_store(path: Path, user_id: str) -> UserStore:
     return UserStore(user_id, path, conn)
 
 
-def claim_store(path: Path, user_id: str, owner_did: str) -> UserStore:
-    """Open a freshly created (or copied) empty DB and record its owner."""
+def stamp_owner(path: Path, user_id: str, owner_did: str) -> None:
+    """Record the owner in a fresh copy of the template that nobody else can see yet.
+
+    No journal and no sync: the file is not at its final path until this returns, so a
+    crash here leaves only a temporary file behind, and skipping the journal keeps user
+    creation to a couple of milliseconds.
+    """
     conn = _connect(path)
     try:
-        _configure(conn)
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
         if applied_version(conn) < HEAD:
             migrate(conn)
-        conn.execute("BEGIN IMMEDIATE")
         conn.executemany(
             "INSERT INTO vault_meta (key, value) VALUES (?, ?)",
             [("owner_user_id", user_id), ("owner_did", owner_did), ("created_at", to_iso(utcnow()))],
         )
-        conn.execute("COMMIT")
-    except BaseException:
+    finally:
         conn.close()
-        raise
-    return UserStore(user_id, path, conn)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from vivim.domain.errors import AlreadyExists, CorruptDatabase
 from vivim.domain.ids import validate_user_id
-from vivim.store.user.db import UserStore, check_header, claim_store, create_database, open_store
+from vivim.store.user.db import UserStore, check_header, create_database, open_store, stamp_owner
 from vivim.store.user.migrations import HEAD
 
 DEFAULT_MAX_OPEN = 128
@@ -61,30 +61,26 @@ class UserRouter:
         self._template = template
         return template
 
-    def create(self, user_id: str, owner_did: str) -> UserStore:
-        """Create the user's DB and return it open (and cached).
+    def create(self, user_id: str, owner_did: str) -> Path:
+        """Create the user's DB file (owned by ``user_id``) and return its path.
 
-        The template copy is renamed into place before it is opened, so a crash never
-        leaves half a file at the user's path; a crash between the rename and the owner
-        record leaves an unowned file that no user is routed to (the master row is
-        written after this returns) and that ``open`` refuses.
+        The file is completed under a temporary name and renamed into place, so a crash
+        never leaves half a file at the user's path. It is not opened here: the first
+        ``open`` switches it to WAL and caches the connection.
         """
         path = self.path_for(user_id)
         if path.exists():
             raise AlreadyExists(f"a database for user {user_id} already exists at {path}")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".creating")
-        shutil.copyfile(self._template_path(), tmp)
-        os.replace(tmp, path)
         try:
-            store = claim_store(path, user_id, owner_did)
+            shutil.copyfile(self._template_path(), tmp)
+            stamp_owner(tmp, user_id, owner_did)
+            os.replace(tmp, path)
         except BaseException:
-            _unlink_db_files(path)
+            _unlink_db_files(tmp)
             raise
-        with self._lock:
-            self._open[user_id] = store
-            self._evict_locked()
-        return store
+        return path
 
     # -- open / cache --------------------------------------------------------------------
     def open(self, user_id: str) -> UserStore:

