@@ -62,7 +62,10 @@ def init(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help=
 def run(args: list[str] | None = None) -> None:
     """Console-script entry point: domain errors become one line on stderr and exit 1."""
     try:
-        app(args=args, standalone_mode=False)
+        code = app(args=args, standalone_mode=False)
+        # Without standalone mode, click returns a command's Exit code instead of exiting.
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except VivimError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(1)
@@ -82,3 +85,7 @@ def run(args: list[str] | None = None) -> None:
             f"[red]error:[/red] {type(exc).__name__}: {exc} (set VIVIM_DEBUG=1 for details)", highlight=False
         )
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    run()

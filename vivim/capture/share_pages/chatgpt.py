@@ -21,7 +21,7 @@ from vivim.capture.share_pages.page import SavedPage
 from vivim.domain import parts as P
 from vivim.domain.conversation import ParsedConversation
 from vivim.domain.parts import Part
-from vivim.domain.times import parse_time
+from vivim.domain.times import parse_time, to_iso
 
 PROVIDER = "chatgpt"
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})([^`]*)$")
@@ -63,6 +63,8 @@ def parse(page: SavedPage) -> ParsedConversation:
             )
         )
     title = (data or {}).get("title") or page.title_text()
+    times = [t.created_at for t in turns if t.created_at is not None]
+    shared_at = parse_time((data or {}).get("create_time"))
     model_info = (data or {}).get("model")
     return assemble(
         page,
@@ -70,8 +72,11 @@ def parse(page: SavedPage) -> ParsedConversation:
         turns,
         title=title,
         model=model_info.get("slug") if isinstance(model_info, dict) else None,
-        created_at=parse_time((data or {}).get("create_time")),
-        updated_at=parse_time((data or {}).get("update_time")),
+        # The share's own times are when the link was made; the chat began with its first
+        # message, which is what a conversation's creation time means everywhere else.
+        created_at=min(times) if times else shared_at,
+        updated_at=max(times) if times else parse_time((data or {}).get("update_time")),
+        metadata={"shared_at": to_iso(shared_at)} if shared_at else None,
     )
 
 
