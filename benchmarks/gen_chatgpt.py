@@ -18,14 +18,7 @@ import random
 from pathlib import Path
 from typing import Any, TextIO
 
-_WORDS = (
-    "the a to of and in is it you that for on with as this be are can use your not or by from an if "
-    "data model function value memory query index vector search python sqlite table column import export "
-    "server client request response error cache token budget context message conversation user assistant "
-    "performance latency throughput batch stream parse json schema migration transaction commit rollback "
-    "key signature identity device sync clock merge conflict circle share permission policy embedding "
-    "cluster topic entity summary note project goal preference deploy docker test benchmark profile"
-).split()
+_WORDS = ["the", "a", "to", "of", "and", "in", "is", "it", "you", "that", "for", "on", "with", "as", "this", "be", "are", "can", "use", "your", "not", "or", "by", "from", "an", "if", "data", "model", "function", "value", "memory", "query", "index", "vector", "search", "python", "sqlite", "table", "column", "import", "export", "server", "client", "request", "response", "error", "cache", "token", "budget", "context", "message", "conversation", "user", "assistant", "performance", "latency", "throughput", "batch", "stream", "parse", "json", "schema", "migration", "transaction", "commit", "rollback", "key", "signature", "identity", "device", "sync", "clock", "merge", "conflict", "circle", "share", "permission", "policy", "embedding", "cluster", "topic", "entity", "summary", "note", "project", "goal", "preference", "deploy", "docker", "test", "benchmark", "profile"]
 
 
 def _sentence(rng: random.Random, lo: int = 6, hi: int = 22) -> str:

@@ -50,11 +50,12 @@ def _first_text(message: ParsedMessage) -> str:
     return next(p["text"] for p in message.parts if p["type"] == "text")
 
 
-def _html_parts(html: str, **kwargs: object) -> list[Part]:
+def _html_parts(html: str, *, preserve_whitespace: bool = False) -> list[Part]:
     tree = LexborHTMLParser(f"<html><body><div id='root'>{html}</div></body></html>")
     root = tree.css_first("#root")
     assert root is not None
-    return Converter(base_url="https://chat.example/share/1").parts(root, **kwargs)  # type: ignore[arg-type]
+    converter = Converter(base_url="https://chat.example/share/1")
+    return converter.parts(root, preserve_whitespace=preserve_whitespace)
 
 
 # --- the seven real saved pages ------------------------------------------------------------
@@ -612,10 +613,13 @@ def test_mathjax_and_bare_mathml_fall_back_to_their_attributes() -> None:
     html = (
         '<mjx-container class="MathJax" display="true" data-latex="a+b"><mjx-math>a+b</mjx-math></mjx-container>'
         '<math display="block" alttext="E=mc^2"><mi>E</mi></math>'
+        '<p>so <mjx-container class="MathJax" data-latex="c"><mjx-math>c</mjx-math></mjx-container> and '
+        '<math alttext="d"><mi>d</mi></math> hold</p>'
     )
     assert _html_parts(html) == [
         {"type": "latex", "latex": "a+b", "display": True},
         {"type": "latex", "latex": "E=mc^2", "display": True},
+        {"type": "text", "text": "so $c$ and $d$ hold"},
     ]
 
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -31,7 +32,13 @@ from vivim.domain.ids import derived_id
 from vivim.domain.times import to_iso, utcnow
 from vivim.store.master import captures
 from vivim.store.master.captures import Attempt, StatsDelta
-from vivim.store.user.conversations import ConversationRows, SaveResult, save_conversation
+from vivim.store.user.conversations import (
+    ConversationRows,
+    SaveResult,
+    find_conversation_states,
+    insert_new_conversations,
+    save_conversation,
+)
 from vivim.store.user.db import UserStore
 
 # Bump when normalisation changes what is stored, so fingerprinted files are re-read.
@@ -296,64 +303,52 @@ class Importer:
     def _flush(self, batch: list[_Pending], fs: FileSummary, lock: threading.Lock) -> None:
         add_token_counts([p.rows for p in batch if p.rows is not None])
         captured_at = to_iso(utcnow())
-        attempts: list[Attempt] = []
-        deltas: dict[str, StatsDelta] = {}
-        tally = FileSummary(source=fs.source)
         urls = [self._conversation_url(fs, p.conv) for p in batch]
         with self.master.session() as s:
             retries = captures.failed_attempts(s, user_id=self.user_id, source_urls=urls)
-        with self.store.transaction() as conn:
-            for pending, url in zip(batch, urls, strict=True):
-                conv, rows, error = pending.conv, pending.rows, pending.error
-                started = utcnow()
-                result: SaveResult | None = None
-                if rows is not None:
-                    try:
-                        with self.store.transaction():  # savepoint: this conversation or nothing
-                            result = save_conversation(conn, rows, captured_at=captured_at)
-                            if rows.custom_instructions:
-                                _save_custom_instructions(conn, rows, captured_at)
-                    except Exception as exc:
-                        error = f"conversation {conv.source_id!r}: could not be stored: {exc}"
-                        result = None
-                done = utcnow()
-                retry = retries.get(url)
-                retry_kw = {"retry_of": retry[0], "retry_count": retry[1] + 1} if retry else {}
-                delta = deltas.setdefault(conv.provider, StatsDelta())
-                delta.captures += 1
-                delta.duration_ms_sum += (done - started).total_seconds() * 1000
-                delta.last_capture_at = done
-                if result is None or rows is None:
-                    tally.failed += 1
-                    tally.errors.append({"record": conv.title or conv.source_id, "code": "store_error", "message": error or ""})
-                    delta.failures += 1
-                    attempts.append(
-                        Attempt(url, conv.provider, "failed", started, done, error_code="store_error",
-                                error_message=error, ip_address=self.ip_address, user_agent=self.user_agent,
-                                **retry_kw)  # type: ignore[arg-type]
-                    )
-                    if self.progress:
-                        self.progress.conversation("failed")
-                    continue
-                setattr(tally, result.status, getattr(tally, result.status) + 1)
-                tally.new_messages += result.new_messages
-                tally.changed_messages += result.changed_messages
-                tally.conversation_ids.append(rows.id)
-                delta.successes += 1
-                delta.message_count_sum += rows.counters["message_count"]
-                delta.token_count_sum += rows.counters["total_tokens"]
-                delta.new_messages += result.new_messages
-                if result.status == "created":
-                    delta.new_code_blocks += rows.counters["total_code_blocks"]
-                    delta.new_images += rows.counters["total_images"]
-                    delta.new_tool_calls += rows.counters["total_tool_calls"]
+        outcomes = self._store_batch(batch, captured_at)
+        attempts: list[Attempt] = []
+        deltas: dict[str, StatsDelta] = {}
+        tally = FileSummary(source=fs.source)
+        for pending, url, (result, error, started, done) in zip(batch, urls, outcomes, strict=True):
+            conv, rows = pending.conv, pending.rows
+            retry = retries.get(url)
+            retry_kw = {"retry_of": retry[0], "retry_count": retry[1] + 1} if retry else {}
+            delta = deltas.setdefault(conv.provider, StatsDelta())
+            delta.captures += 1
+            delta.duration_ms_sum += (done - started).total_seconds() * 1000
+            delta.last_capture_at = done
+            if result is None or rows is None:
+                tally.failed += 1
+                tally.errors.append({"record": conv.title or conv.source_id, "code": "store_error", "message": error or ""})
+                delta.failures += 1
                 attempts.append(
-                    Attempt(url, conv.provider, "success" if result.status != "unchanged" else "unchanged",
-                            started, done, conversation_id=rows.id, ip_address=self.ip_address,
-                            user_agent=self.user_agent, **retry_kw)  # type: ignore[arg-type]
+                    Attempt(url, conv.provider, "failed", started, done, error_code="store_error",
+                            error_message=error, ip_address=self.ip_address, user_agent=self.user_agent,
+                            **retry_kw)  # type: ignore[arg-type]
                 )
                 if self.progress:
-                    self.progress.conversation(result.status)
+                    self.progress.conversation("failed")
+                continue
+            setattr(tally, result.status, getattr(tally, result.status) + 1)
+            tally.new_messages += result.new_messages
+            tally.changed_messages += result.changed_messages
+            tally.conversation_ids.append(rows.id)
+            delta.successes += 1
+            delta.message_count_sum += rows.counters["message_count"]
+            delta.token_count_sum += rows.counters["total_tokens"]
+            delta.new_messages += result.new_messages
+            if result.status == "created":
+                delta.new_code_blocks += rows.counters["total_code_blocks"]
+                delta.new_images += rows.counters["total_images"]
+                delta.new_tool_calls += rows.counters["total_tool_calls"]
+            attempts.append(
+                Attempt(url, conv.provider, "success" if result.status != "unchanged" else "unchanged",
+                        started, done, conversation_id=rows.id, ip_address=self.ip_address,
+                        user_agent=self.user_agent, **retry_kw)  # type: ignore[arg-type]
+            )
+            if self.progress:
+                self.progress.conversation(result.status)
         with self.master.session() as s:
             captures.record_attempts(s, user_id=self.user_id, attempts=attempts)
             for provider, delta in deltas.items():
@@ -363,6 +358,60 @@ class Importer:
                 setattr(fs, key, getattr(fs, key) + getattr(tally, key))
             fs.errors.extend(tally.errors)
             fs.conversation_ids.extend(tally.conversation_ids)
+
+    def _store_batch(
+        self, batch: list[_Pending], captured_at: str
+    ) -> list[tuple[SaveResult | None, str | None, datetime, datetime]]:
+        """Write a batch in one transaction: conversations not yet stored go in with two
+        bulk statements; the others (and all of them, if the bulk insert fails) one by one,
+        each in its own savepoint so a failure costs only that conversation."""
+        out: list[tuple[SaveResult | None, str | None, datetime, datetime] | None] = [None] * len(batch)
+        with self.store.transaction() as conn:
+            ids = [p.rows.id for p in batch if p.rows is not None]
+            existing = find_conversation_states(conn, ids)
+            seen: set[str] = set()
+            fresh: list[int] = []
+            for i, p in enumerate(batch):
+                if p.rows is not None and p.rows.id not in existing and p.rows.id not in seen:
+                    fresh.append(i)
+                if p.rows is not None:
+                    seen.add(p.rows.id)
+            if fresh:
+                started = utcnow()
+                try:
+                    with self.store.transaction():
+                        fresh_rows = [batch[i].rows for i in fresh]
+                        insert_new_conversations(conn, fresh_rows, captured_at=captured_at)  # type: ignore[arg-type]
+                        for r in fresh_rows:
+                            if r is not None and r.custom_instructions:
+                                _save_custom_instructions(conn, r, captured_at)
+                except Exception:
+                    fresh = []  # fall back to one by one, which names the conversation that fails
+                else:
+                    done = utcnow()
+                    per = (done - started) / max(1, len(fresh))
+                    for k, i in enumerate(fresh):
+                        rows = batch[i].rows
+                        assert rows is not None
+                        t0 = started + per * k
+                        out[i] = (SaveResult(rows.id, "created", 1, new_messages=len(rows.messages)), None, t0, t0 + per)
+            for i, p in enumerate(batch):
+                if out[i] is not None:
+                    continue
+                started = utcnow()
+                result: SaveResult | None = None
+                error = p.error
+                if p.rows is not None:
+                    try:
+                        with self.store.transaction():  # savepoint: this conversation or nothing
+                            result = save_conversation(conn, p.rows, captured_at=captured_at)
+                            if p.rows.custom_instructions:
+                                _save_custom_instructions(conn, p.rows, captured_at)
+                    except Exception as exc:
+                        error = f"conversation {p.conv.source_id!r}: could not be stored: {exc}"
+                        result = None
+                out[i] = (result, error, started, utcnow())
+        return [o for o in out if o is not None]
 
     # -- fingerprints --------------------------------------------------------------------
     def _already_imported(self, fp: str, fs: FileSummary) -> bool:

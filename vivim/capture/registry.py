@@ -44,10 +44,11 @@ def detect(source: Source, hint: str | None = None) -> Parser:
         raise ParseError(f"{source.name}: the file is empty")
     if hint:
         by_name = {p.name: p for p in parsers()}
-        if hint in by_name:
-            return by_name[hint]
+        # "--provider chatgpt" on a saved page means the ChatGPT share page, not the export.
         if hint in SHARE_PAGE_PROVIDERS and _looks_like_html(head):
             return by_name["share-page"]
+        if hint in by_name:
+            return by_name[hint]
         if hint not in SHARE_PAGE_PROVIDERS:
             raise ParseError(
                 f"unknown provider/format {hint!r}; known: {', '.join(format_names() + list(SHARE_PAGE_PROVIDERS))}"

@@ -44,7 +44,11 @@ def parse(page: SavedPage) -> ParsedConversation:
             parts = _attachments(record) + _uploaded_images(node, bubble, base)
             parts.extend(Converter(base_url=base).parts(bubble))
         else:
-            roots = find_all(node, ".markdown") or [node]
+            roots = [
+                r
+                for r in find_all(node, ".markdown")
+                if not has_ancestor(r, lambda n: "markdown" in classes(n), node)
+            ] or [node]
             body: list[Part] = []
             for root in roots:
                 body.extend(Converter(base_url=base).parts(root))
@@ -62,7 +66,7 @@ def parse(page: SavedPage) -> ParsedConversation:
                 finish_reason=_finish_reason(meta),
             )
         )
-    title = (data or {}).get("title") or page.title_text()
+    title = (data or {}).get("title") or page.title_text().removeprefix("ChatGPT - ")
     times = [t.created_at for t in turns if t.created_at is not None]
     shared_at = parse_time((data or {}).get("create_time"))
     model_info = (data or {}).get("model")

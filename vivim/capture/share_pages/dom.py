@@ -173,6 +173,8 @@ class Converter:
         return out
 
     def _is_inline(self, node: Node) -> bool:
+        if _inline_math(node):
+            return True
         if node.tag not in INLINE_TAGS or node.mem_id in self._code:
             return False
         names = classes(node)
@@ -200,7 +202,7 @@ class Converter:
             return [P.latex(tex_source(node), display=True)]
         if "katex" in names:
             return [P.latex(tex_source(node), display=False)]
-        if tag in SKIP_TAGS or is_hidden(node) or (self.skip is not None and self.skip(node)):
+        if self._skipped(node):
             return []
         if tag == "math":
             return [P.latex(tex_source(node), display=node.attributes.get("display") == "block")]
@@ -287,10 +289,9 @@ class Converter:
 
     def _inline(self, node: Node, pre: bool) -> str:
         tag = node.tag
-        names = classes(node)
-        if "katex" in names:
+        if _inline_math(node):
             return f"${tex_source(node)}$"
-        if tag in SKIP_TAGS or is_hidden(node) or (self.skip is not None and self.skip(node)):
+        if self._skipped(node):
             return ""
         if tag == "br":
             return "\n"
@@ -370,6 +371,16 @@ class Converter:
 
 
 # -- helpers shared by the walker ---------------------------------------------------------
+
+
+def _inline_math(node: Node) -> bool:
+    """KaTeX, MathJax or MathML set inside a sentence (as opposed to a display formula)."""
+    tag = node.tag
+    if tag == "mjx-container":
+        return node.attributes.get("display") != "true"
+    if tag == "math":
+        return node.attributes.get("display") != "block"
+    return "katex" in classes(node)
 
 
 def merge_blocks(blocks: list[Block]) -> list[Part]:

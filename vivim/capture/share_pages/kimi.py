@@ -9,6 +9,7 @@ the chat name and exact attachment metadata, matched to the markup in order.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from vivim.capture.share_pages.build import Turn, assemble, strip_suffix
@@ -73,7 +74,7 @@ def _share_data(page: SavedPage) -> dict[str, Any] | None:
 def _apply_records(turns: list[Turn], records: list[dict[str, Any]]) -> None:
     """Ids, times and exact attachment metadata from the embedded chat, when the embedded
     messages and the rendered ones line up role for role."""
-    roles = [_ROLES.get(r.get("role")) for r in records]  # type: ignore[arg-type]
+    roles = [_ROLES.get(r.get("role", 0)) for r in records]
     if roles != [t.role for t in turns]:
         return
     for turn, record in zip(turns, records, strict=True):
@@ -136,7 +137,7 @@ def _dom_title(page: SavedPage) -> str:
     return strip_suffix(page.title_text(), "- Kimi", "| Kimi")
 
 
-def _timestamp(value: Any) -> Any:
+def _timestamp(value: Any) -> datetime | None:
     """``google.protobuf.Timestamp`` ({seconds, nanos}) -> datetime."""
     if not isinstance(value, dict) or not isinstance(value.get("seconds"), int):
         return None

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborHTMLParser
 
 PROVIDER_NAMES = {
     "chatgpt": "ChatGPT",
@@ -135,8 +135,7 @@ class SavedPage:
         return (link.attributes.get("href") or None) if link is not None else None
 
     def candidate_urls(self) -> list[str]:
-        urls = [u for u in (self.url, self.canonical(), *self.meta("og:url")) if u]
-        return urls
+        return [u for u in (self.url, self.canonical(), *self.meta("og:url")) if u]
 
     def share_url(self, provider: str) -> str | None:
         """The provider's share address for this page, without query or fragment.
@@ -155,7 +154,8 @@ class SavedPage:
         return fallback
 
     def title_text(self) -> str:
-        node = self.tree.css_first("title")
+        # Only the document's own title: inline SVG icons carry <title>s of their own.
+        node = self.tree.css_first("head title")
         return node.text(deep=True).strip() if node is not None else ""
 
     def first_meta(self, *keys: str) -> str | None:
@@ -178,9 +178,6 @@ class SavedPage:
             if display.lower() in site:
                 return provider
         return None
-
-    def body(self) -> LexborNode | None:
-        return self.tree.body
 
 
 def share_id(url: str | None) -> str | None:

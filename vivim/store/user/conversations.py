@@ -112,27 +112,54 @@ def save_conversation(conn: sqlite3.Connection, rows: ConversationRows, *, captu
     return _update(conn, rows, old_version, captured_at)
 
 
-def _insert_conversation(conn: sqlite3.Connection, rows: ConversationRows, captured_at: str) -> None:
+_INSERT_CONVERSATION = (
+    "INSERT INTO conversations (id, provider, source_id, source_url, content_hash, version, title,"
+    " model, created_at, updated_at, captured_at, " + ", ".join(COUNTERS) + ", metadata)"
+    " VALUES (?,?,?,?,?,1,?,?,?,?,?," + ",".join("?" * len(COUNTERS)) + ",?)"
+)
+
+
+def find_conversation_states(conn: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[str | None, int]]:
+    out: dict[str, tuple[str | None, int]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        q = f"SELECT id, content_hash, version FROM conversations WHERE id IN ({','.join('?' * len(chunk))})"
+        out.update((r[0], (r[1], r[2])) for r in conn.execute(q, chunk))
+    return out
+
+
+def insert_new_conversations(
+    conn: sqlite3.Connection, batch: list[ConversationRows], *, captured_at: str
+) -> None:
+    """Insert conversations known not to exist yet, in two statements for the whole batch.
+
+    The fast path of a first import; the caller wraps it in a savepoint and falls back to
+    :func:`save_conversation` one by one if it fails, so one bad row cannot cost the batch.
+    """
+    conn.executemany(_INSERT_CONVERSATION, [_conversation_tuple(r, captured_at) for r in batch])
+    conn.executemany(_INSERT_MESSAGE, [_message_tuple(r.id, m) for r in batch for m in r.messages])
+
+
+def _conversation_tuple(rows: ConversationRows, captured_at: str) -> tuple[Any, ...]:
     c = rows.counters
-    conn.execute(
-        "INSERT INTO conversations (id, provider, source_id, source_url, content_hash, version, title,"
-        " model, created_at, updated_at, captured_at, " + ", ".join(COUNTERS) + ", metadata)"
-        " VALUES (?,?,?,?,?,1,?,?,?,?,?," + ",".join("?" * len(COUNTERS)) + ",?)",
-        (
-            rows.id,
-            rows.provider,
-            rows.source_id,
-            rows.source_url,
-            rows.content_hash,
-            rows.title,
-            rows.model,
-            rows.created_at,
-            rows.updated_at,
-            captured_at,
-            *(c[k] for k in COUNTERS),
-            rows.metadata_json,
-        ),
+    return (
+        rows.id,
+        rows.provider,
+        rows.source_id,
+        rows.source_url,
+        rows.content_hash,
+        rows.title,
+        rows.model,
+        rows.created_at,
+        rows.updated_at,
+        captured_at,
+        *(c[k] for k in COUNTERS),
+        rows.metadata_json,
     )
+
+
+def _insert_conversation(conn: sqlite3.Connection, rows: ConversationRows, captured_at: str) -> None:
+    conn.execute(_INSERT_CONVERSATION, _conversation_tuple(rows, captured_at))
 
 
 def _update(
