@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from vivim.domain.errors import CorruptDatabase, InvalidIdentifier, SchemaTooNew
 from vivim.domain.times import to_iso, utcnow
@@ -112,6 +113,9 @@ class UserStore:
         self._lock = threading.RLock()
         self._depth = 0
         self.closed = False
+        # Derived in-memory state that lives exactly as long as this open store (e.g. the
+        # search vector matrix); features own their keys.
+        self.memo: dict[str, Any] = {}
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

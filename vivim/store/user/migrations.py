@@ -429,7 +429,35 @@ _M0006 = Migration(
     ],
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_M0001, _M0002, _M0003, _M0004, _M0005, _M0006)
+# --- 0007: search over units -----------------------------------------------------------
+_M0007 = Migration(
+    "0007_unit_search",
+    [
+        # Which conversations have had their units extracted, and from what: a conversation
+        # whose content hash or extractor version differs is extracted again.
+        "ALTER TABLE conversations ADD COLUMN units_state TEXT",
+        # The role of the message a unit came from, kept on the unit so search can filter
+        # by it without a join per hit.
+        "ALTER TABLE atomic_chat_units ADD COLUMN role TEXT",
+        # What the embedding was computed from (the unit plus its context); kept so the
+        # vector can be recomputed by another model without re-extracting.
+        "ALTER TABLE atomic_chat_units ADD COLUMN index_text TEXT",
+        "CREATE INDEX acu_unembedded ON atomic_chat_units(created_at) WHERE embedding IS NULL",
+        # FTS rowids must be stable, and a rowid table's implicit rowid is not (VACUUM may
+        # renumber it), so units get their own integer handle for the full-text index.
+        """CREATE TABLE unit_search_rows (
+            rowid INTEGER PRIMARY KEY,
+            unit_id TEXT NOT NULL UNIQUE REFERENCES atomic_chat_units(id) ON DELETE CASCADE
+        )""",
+        """CREATE VIRTUAL TABLE unit_fts USING fts5(
+            body,
+            content='',
+            tokenize='porter unicode61 remove_diacritics 2'
+        )""",
+    ],
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_M0001, _M0002, _M0003, _M0004, _M0005, _M0006, _M0007)
 HEAD = len(MIGRATIONS)
 
 # The USER models of seed 000 and the table each lives in. Tests check this against the seed.
