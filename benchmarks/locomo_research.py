@@ -539,7 +539,7 @@ VARIANTS: list[Recipe] = [
 
 GRID: dict[str, Sequence[float]] = {
     "w_lex": (0.3, 0.4, 0.5, 0.6, 0.7),
-    "speaker_boost": (0.0, 0.1, 0.2, 0.3, 0.4),
+    "speaker_boost": (0.0, 0.1, 0.25, 0.4),
     "w_near": (0.3, 0.5, 0.7),
     "w_far": (0.0, 0.25),
     "w_date": (0.0, 0.5, 1.0),

@@ -30,6 +30,9 @@ class Source:
     """What to call it in messages: the path, or ``archive.zip!member.json``."""
     opener: Callable[[], BinaryIO]
     size: int | None = None
+    location: tuple[str, ...] | None = None
+    """How another process can open the same input: ``("file", path)`` or
+    ``("zip", archive, member)``; None for inputs that exist only in memory."""
 
     def open(self) -> BinaryIO:
         return self.opener()
@@ -40,7 +43,9 @@ class Source:
 
     @classmethod
     def from_path(cls, path: Path) -> Source:
-        return cls(name=str(path), opener=lambda: open(path, "rb"), size=path.stat().st_size)
+        return cls(
+            name=str(path), opener=lambda: open(path, "rb"), size=path.stat().st_size, location=("file", str(path))
+        )
 
     @classmethod
     def from_bytes(cls, name: str, data: bytes) -> Source:
@@ -53,7 +58,23 @@ class Source:
             # The member stream keeps the archive open; closing it is enough for our use.
             return zf.open(member)
 
-        return cls(name=f"{archive}!{member.filename}", opener=opener, size=member.file_size)
+        return cls(
+            name=f"{archive}!{member.filename}",
+            opener=opener,
+            size=member.file_size,
+            location=("zip", str(archive), member.filename),
+        )
+
+    @classmethod
+    def from_location(cls, location: tuple[str, ...]) -> Source:
+        kind = location[0]
+        if kind == "file":
+            return cls.from_path(Path(location[1]))
+        if kind == "zip":
+            with zipfile.ZipFile(location[1]) as zf:
+                member = zf.getinfo(location[2])
+            return cls.from_zip_member(Path(location[1]), member)
+        raise ValueError(f"unknown source location {location!r}")
 
 
 class Parser(Protocol):

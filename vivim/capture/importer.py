@@ -12,21 +12,20 @@ Guarantees:
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
 from vivim.capture.base import Parser, Source
-from vivim.capture.normalize import add_token_counts, as_json, normalize
+from vivim.capture.normalize import add_token_counts, as_json
+from vivim.capture.producer import Pending, producer_for
 from vivim.capture.registry import detect
 from vivim.capture.sources import SourceProblem, expand, fingerprint
 from vivim.domain.canonical import content_hash
-from vivim.domain.conversation import ParsedConversation, RecordError
+from vivim.domain.conversation import RecordError
 from vivim.domain.errors import ParseError
 from vivim.domain.ids import derived_id
 from vivim.domain.times import to_iso, utcnow
@@ -43,8 +42,6 @@ from vivim.store.user.db import UserStore
 
 # Bump when normalisation changes what is stored, so fingerprinted files are re-read.
 CAPTURE_VERSION = "1"
-BATCH_MESSAGES = 20_000
-BATCH_CONVERSATIONS = 1_000
 IMPORT_CACHE_KIB = -65_536  # negative: KiB, so 64 MiB
 
 
@@ -111,48 +108,6 @@ class ImportSummary:
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "totals": self.totals(), "files": [f.to_json() for f in self.files]}
-
-
-class _CountingReader:
-    """Reports bytes read to the progress bar as the parser streams."""
-
-    def __init__(self, raw: BinaryIO, on_read: Callable[[int], None]) -> None:
-        self._raw = raw
-        self._on_read = on_read
-
-    def read(self, n: int = -1) -> bytes:
-        data = self._raw.read(n)
-        if data:
-            self._on_read(len(data))
-        return data
-
-    def readinto(self, b: Any) -> int:
-        n = self._raw.readinto(b)
-        if n:
-            self._on_read(n)
-        return n
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        self._raw.close()
-
-    def __enter__(self) -> _CountingReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._raw, name)
-
-
-@dataclass(slots=True)
-class _Pending:
-    conv: ParsedConversation
-    rows: ConversationRows | None
-    error: str | None
 
 
 @dataclass
@@ -251,67 +206,28 @@ class Importer:
             self.progress.end_file(fs)
 
     def _parse_and_store(self, parser: Parser, source: Source, fs: FileSummary) -> None:
-        """Parse on this thread; count tokens and write on a second one.
-
-        Tokenising (tiktoken) and SQLite's page work release the GIL, so on two cores the
-        writer overlaps with parsing of the next batch. At most one batch is being written
-        while the next one fills, which keeps memory bounded.
-        """
         on_read = self.progress.advance if self.progress else (lambda n: None)
-        counted = Source(source.name, lambda: _CountingReader(source.open(), on_read), source.size)  # type: ignore[arg-type]
-        batch: list[_Pending] = []
-        batch_messages = 0
-        lock = threading.Lock()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vivim-import-writer") as writer:
-            in_flight: Future[None] | None = None
+        for item in producer_for(source)(parser, source, on_read):
+            if isinstance(item, RecordError):
+                fs.errors.append({"record": item.record, "code": item.code, "message": item.message})
+                if item.code != "read_error":
+                    fs.failed += 1
+                self._record_failed_record(fs, item)
+            else:
+                self._flush(item.items, fs)
 
-            def submit(pending: list[_Pending]) -> None:
-                nonlocal in_flight
-                if in_flight is not None:
-                    in_flight.result()  # propagate writer errors; bound the queue to one batch
-                in_flight = writer.submit(self._flush, pending, fs, lock)
-
-            try:
-                for index, item in enumerate(parser.parse(counted)):
-                    if isinstance(item, RecordError):
-                        with lock:
-                            fs.errors.append({"record": item.record, "code": item.code, "message": item.message})
-                            fs.failed += 1
-                        self._record_failed_record(fs, item)
-                        continue
-                    try:
-                        batch.append(_Pending(item, normalize(item, with_tokens=False), None))
-                    except Exception as exc:  # a parser produced something we cannot store
-                        batch.append(_Pending(item, None, f"conversation {index} ({item.source_id}): {exc}"))
-                    batch_messages += len(item.messages)
-                    if len(batch) >= BATCH_CONVERSATIONS or batch_messages >= BATCH_MESSAGES:
-                        submit(batch)
-                        batch, batch_messages = [], 0
-            except Exception as exc:
-                # The stream itself broke (damaged archive member, I/O error): keep what was
-                # read, report where it stopped.
-                with lock:
-                    fs.errors.append(
-                        {"record": f"after record {fs.imported + fs.failed + len(batch)}", "code": "read_error",
-                         "message": f"{source.name}: reading stopped: {exc}"}
-                    )
-            if batch:
-                submit(batch)
-            if in_flight is not None:
-                in_flight.result()
-
-    def _flush(self, batch: list[_Pending], fs: FileSummary, lock: threading.Lock) -> None:
+    def _flush(self, batch: list[Pending], fs: FileSummary) -> None:
         add_token_counts([p.rows for p in batch if p.rows is not None])
         captured_at = to_iso(utcnow())
-        urls = [self._conversation_url(fs, p.conv) for p in batch]
+        urls = [self._conversation_url(fs, p) for p in batch]
         with self.master.session() as s:
             retries = captures.failed_attempts(s, user_id=self.user_id, source_urls=urls)
         outcomes = self._store_batch(batch, captured_at)
         attempts: list[Attempt] = []
         deltas: dict[str, StatsDelta] = {}
         tally = FileSummary(source=fs.source)
-        for pending, url, (result, error, started, done) in zip(batch, urls, outcomes, strict=True):
-            conv, rows = pending.conv, pending.rows
+        for conv, url, (result, error, started, done) in zip(batch, urls, outcomes, strict=True):
+            rows = conv.rows
             retry = retries.get(url)
             retry_kw = {"retry_of": retry[0], "retry_count": retry[1] + 1} if retry else {}
             delta = deltas.setdefault(conv.provider, StatsDelta())
@@ -353,14 +269,13 @@ class Importer:
             captures.record_attempts(s, user_id=self.user_id, attempts=attempts)
             for provider, delta in deltas.items():
                 captures.apply_stats(s, user_id=self.user_id, provider=provider, delta=delta)
-        with lock:
-            for key in ("created", "updated", "unchanged", "failed", "new_messages", "changed_messages"):
-                setattr(fs, key, getattr(fs, key) + getattr(tally, key))
-            fs.errors.extend(tally.errors)
-            fs.conversation_ids.extend(tally.conversation_ids)
+        for key in ("created", "updated", "unchanged", "failed", "new_messages", "changed_messages"):
+            setattr(fs, key, getattr(fs, key) + getattr(tally, key))
+        fs.errors.extend(tally.errors)
+        fs.conversation_ids.extend(tally.conversation_ids)
 
     def _store_batch(
-        self, batch: list[_Pending], captured_at: str
+        self, batch: list[Pending], captured_at: str
     ) -> list[tuple[SaveResult | None, str | None, datetime, datetime]]:
         """Write a batch in one transaction: conversations not yet stored go in with two
         bulk statements; the others (and all of them, if the bulk insert fails) one by one,
@@ -408,7 +323,7 @@ class Importer:
                             if p.rows.custom_instructions:
                                 _save_custom_instructions(conn, p.rows, captured_at)
                     except Exception as exc:
-                        error = f"conversation {p.conv.source_id!r}: could not be stored: {exc}"
+                        error = f"conversation {p.source_id!r}: could not be stored: {exc}"
                         result = None
                 out[i] = (result, error, started, utcnow())
         return [o for o in out if o is not None]
@@ -449,7 +364,7 @@ class Importer:
             )
 
     # -- attempts ------------------------------------------------------------------------
-    def _conversation_url(self, fs: FileSummary, conv: ParsedConversation) -> str:
+    def _conversation_url(self, fs: FileSummary, conv: Pending) -> str:
         return conv.source_url or f"{fs.source}#{conv.source_id}"
 
     def _record_failed_record(self, fs: FileSummary, err: RecordError) -> None:

@@ -1,0 +1,229 @@
+"""Parsing and normalising an input into batches ready to store.
+
+Two producers yield the same items (``RecordError`` or a ``Batch``):
+- in this process, for small inputs;
+- in a child process, for big ones: parsing and normalising are pure-Python CPU work that
+  holds the GIL, so a thread would not run beside the writer; a second process parses the
+  next batch while this one tokenises and writes. Batches cross over pickled, through a
+  pipe whose buffer bounds them, so memory stays bounded whatever the input size.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import pickle
+import struct
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from vivim.capture.base import Parser, Source
+from vivim.capture.normalize import normalize
+from vivim.domain.conversation import RecordError
+from vivim.store.user.conversations import ConversationRows
+
+BATCH_MESSAGES = 20_000
+BATCH_CONVERSATIONS = 1_000
+# Inputs at least this big are parsed in a child process (its start-up costs ~0.3 s).
+CHILD_PROCESS_MIN_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class Pending:
+    """One conversation to store: its rows, or why it could not be normalised."""
+
+    provider: str
+    source_id: str
+    title: str
+    source_url: str | None
+    rows: ConversationRows | None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class Batch:
+    items: list[Pending] = field(default_factory=list)
+    messages: int = 0
+    bytes_read: int = 0
+
+
+class _CountingReader:
+    """Counts bytes as the parser streams them (progress, and child-process batches)."""
+
+    def __init__(self, raw: BinaryIO, on_read: Callable[[int], None]) -> None:
+        self._raw = raw
+        self._on_read = on_read
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        if data:
+            self._on_read(len(data))
+        return data
+
+    def readinto(self, b: Any) -> int:
+        n = self._raw.readinto(b)
+        if n:
+            self._on_read(n)
+        return n
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> _CountingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+def produce(parser: Parser, source: Source, on_read: Callable[[int], None]) -> Iterator[RecordError | Batch]:
+    """Parse ``source`` here, yielding record errors and full batches."""
+    counted = Source(source.name, lambda: _CountingReader(source.open(), on_read), source.size)  # type: ignore[arg-type]
+    batch = Batch()
+    try:
+        for index, item in enumerate(parser.parse(counted)):
+            if isinstance(item, RecordError):
+                yield item
+                continue
+            try:
+                pending = Pending(
+                    item.provider,
+                    item.source_id,
+                    item.title,
+                    item.source_url,
+                    normalize(item, with_tokens=False),
+                )
+            except Exception as exc:  # a parser produced something we cannot store
+                pending = Pending(
+                    item.provider,
+                    item.source_id,
+                    item.title,
+                    item.source_url,
+                    None,
+                    f"conversation {index} ({item.source_id}): {exc}",
+                )
+            batch.items.append(pending)
+            batch.messages += len(item.messages)
+            if len(batch.items) >= BATCH_CONVERSATIONS or batch.messages >= BATCH_MESSAGES:
+                yield batch
+                batch = Batch()
+    except Exception as exc:
+        # The stream itself broke (damaged archive member, I/O error): what was read stays.
+        if batch.items:
+            yield batch
+            batch = Batch()
+        yield RecordError(source.name, "stream", f"{source.name}: reading stopped: {exc}", "read_error")
+    if batch.items:
+        yield batch
+
+
+def _child_main(parser_module: str, location: tuple[str, ...]) -> None:
+    """Entry point of the parser process: frames on stdout, then ("done", bytes read)."""
+    out = sys.stdout.buffer
+    read = 0
+
+    def on_read(n: int) -> None:
+        nonlocal read
+        read += n
+
+    def send(obj: object) -> None:
+        data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(struct.pack("<Q", len(data)))
+        out.write(data)
+
+    try:
+        parser = importlib.import_module(parser_module).PARSER
+        for item in produce(parser, Source.from_location(location), on_read):
+            if isinstance(item, Batch):
+                item.bytes_read = read
+            send(item)
+        send(("done", read))
+    except BaseException as exc:  # report, never leave the parent waiting
+        send(("failed", f"{type(exc).__name__}: {exc}"))
+    out.flush()
+
+
+def _read_frame(stream: BinaryIO) -> object | None:
+    header = stream.read(8)
+    if len(header) < 8:
+        return None
+    (size,) = struct.unpack("<Q", header)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return pickle.loads(data)  # noqa: S301 - our own child process, over a private pipe
+
+
+def produce_in_child(
+    parser: Parser, source: Source, on_read: Callable[[int], None]
+) -> Iterator[RecordError | Batch]:
+    """Like :func:`produce`, with the parsing done by a child process (a plain subprocess
+    rather than multiprocessing, so it works whatever the caller's main module is). The
+    pipe's buffer is the bounded queue: the child blocks while we write."""
+    assert source.location is not None
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vivim.capture.producer",
+            type(parser).__module__,
+            json.dumps(source.location),
+        ],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    assert child.stdout is not None
+    reported = 0
+    try:
+        while True:
+            item = _read_frame(child.stdout)
+            if item is None:
+                yield RecordError(
+                    source.name,
+                    "stream",
+                    f"{source.name}: the parser process stopped unexpectedly",
+                    "read_error",
+                )
+                return
+            if isinstance(item, tuple):
+                kind, value = item
+                if kind == "done":
+                    on_read(value - reported)
+                else:
+                    yield RecordError(
+                        source.name, "stream", f"{source.name}: reading stopped: {value}", "read_error"
+                    )
+                return
+            if isinstance(item, Batch):
+                on_read(item.bytes_read - reported)
+                reported = item.bytes_read
+            yield item  # type: ignore[misc]
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        child.stdout.close()
+
+
+def producer_for(
+    source: Source,
+) -> Callable[[Parser, Source, Callable[[int], None]], Iterator[RecordError | Batch]]:
+    big = (source.size or 0) >= CHILD_PROCESS_MIN_BYTES and source.location is not None
+    return produce_in_child if big else produce
+
+
+if __name__ == "__main__":
+    # Run the imported module's function, so pickled batches name vivim.capture.producer
+    # classes rather than this __main__ copy of them.
+    from vivim.capture import producer
+
+    producer._child_main(sys.argv[1], tuple(json.loads(sys.argv[2])))
