@@ -242,6 +242,7 @@ class Recipe:
     unit: str = "window"
     window_weight: float = 0.7
     strip_query_names: bool = True
+    strip_lexical_names: bool = False  # also drop participant names from the BM25 query
     # Fusion: "lexical", "dense", "rrf" or "linear".
     fusion: str = "linear"
     rrf_k: float = 60.0
@@ -253,6 +254,10 @@ class Recipe:
     prf_beta: float = 0.0  # dense Rocchio: q + beta * mean(top prf_k fused unit vectors)
     prf_k: int = 5
     multi_vector_max: bool = False  # max cosine over three vectors instead of their sum
+    # Neighbour context at query time instead of index time: BM25 over the turn's own columns,
+    # then each candidate's score is also credited to the turns one and two away (same session).
+    spread_near: float = 0.0
+    spread_far: float = 0.0
 
 
 CHOSEN = Recipe(
@@ -262,6 +267,7 @@ CHOSEN = Recipe(
     w_date=0.5,
     w_lex=0.5,
     speaker_boost=0.25,
+    strip_lexical_names=True,
 )
 
 
@@ -323,7 +329,10 @@ def build_index(conv: Conversation, cache: EmbeddingCache) -> ConversationIndex:
     return ConversationIndex(conv, columns, vectors, query_vectors)
 
 
-def _lexical(ix: ConversationIndex, r: Recipe, question: str) -> dict[int, float]:
+def _lexical(ix: ConversationIndex, r: Recipe, qi: int) -> dict[int, float]:
+    question = ix.conv.questions[qi].text
+    if r.strip_lexical_names:
+        question = strip_names(question, ix.conv.speakers)
     query = fts_or_query(question, stop=r.stopwords)
     if query is None:
         return {}
@@ -336,7 +345,21 @@ def _lexical(ix: ConversationIndex, r: Recipe, question: str) -> dict[int, float
         (query, r.candidates),
     ).fetchall()
     # FTS5's bm25() is "lower is better" (negative).
-    return {rowid: -score for rowid, score in rows}
+    lex = {rowid: -score for rowid, score in rows}
+    if r.spread_near or r.spread_far:
+        lex = _spread(ix, lex, r.spread_near, r.spread_far)
+    return lex
+
+
+def _spread(ix: ConversationIndex, lex: dict[int, float], near: float, far: float) -> dict[int, float]:
+    out = dict(lex)
+    n = len(ix.conv.turns)
+    for i, s in lex.items():
+        for offset, w in ((-1, near), (1, near), (-2, far), (2, far)):
+            j = i + offset
+            if w and 0 <= j < n and ix.session_of[j] == ix.session_of[i]:
+                out[j] = out.get(j, 0.0) + w * s
+    return out
 
 
 def unit_matrix(ix: ConversationIndex, r: Recipe) -> np.ndarray:
@@ -392,7 +415,7 @@ def _fuse(r: Recipe, lex: dict[int, float], dense: dict[int, float]) -> dict[int
 
 def rank(ix: ConversationIndex, r: Recipe, qi: int, matrix: np.ndarray | None) -> list[int]:
     """Indices of the top turns for question ``qi``, best first (the union of both candidate lists)."""
-    lex = _lexical(ix, r, ix.conv.questions[qi].text) if r.lexical else {}
+    lex = _lexical(ix, r, qi) if r.lexical else {}
     dense = _dense(ix, r, qi, matrix) if r.dense and matrix is not None else {}
     ranked = rank_with(ix, r, qi, lex, dense)
     if r.prf_beta and matrix is not None:
@@ -528,6 +551,16 @@ VARIANTS: list[Recipe] = [
     replace(CHOSEN, name="  CHOSEN + session boost .1 (not kept)", session_boost=0.1),
     replace(CHOSEN, name="  CHOSEN + dense PRF beta .3 k 5 (not kept)", prf_beta=0.3, prf_k=5),
     replace(CHOSEN, name="  CHOSEN with multi-vector max (not kept)", multi_vector_max=True),
+    replace(CHOSEN, name="  CHOSEN, names kept in the BM25 query", strip_lexical_names=False),
+    replace(CHOSEN, name="  cheaper: CHOSEN without the far column", w_far=0.0),
+    replace(
+        CHOSEN,
+        name="  cheapest: own+date columns, query-time spread .5/.25",
+        w_near=0.0,
+        w_far=0.0,
+        spread_near=0.5,
+        spread_far=0.25,
+    ),
     replace(CHOSEN, name="  CHOSEN with 100 candidates per side", candidates=100),
     replace(CHOSEN, name="  CHOSEN with 50 candidates per side", candidates=50),
 ]
@@ -559,7 +592,7 @@ def _grid_scores(indexes: Sequence[ConversationIndex]) -> dict[tuple[float, ...]
             r = replace(CHOSEN, **p)
             lk = (r.w_near, r.w_far, r.w_date)
             if lk not in lex_cache:
-                lex_cache[lk] = [_lexical(ix, r, q.text) for q in ix.conv.questions]
+                lex_cache[lk] = [_lexical(ix, r, qi) for qi in range(len(ix.conv.questions))]
             if r.window_weight not in dense_cache:
                 m = unit_matrix(ix, r)
                 dense_cache[r.window_weight] = [_dense(ix, r, qi, m) for qi in range(len(ix.conv.questions))]
@@ -605,79 +638,116 @@ def robustness(indexes: Sequence[ConversationIndex]) -> None:
 # Latency at 100k units
 
 
+TIMED_LEXICAL: list[tuple[str, tuple[tuple[str, float], ...], tuple[float, float]]] = [
+    # (label, FTS5 columns with bm25 weights, query-time spread to neighbours 1 and 2 away)
+    ("own only (plain BM25, for reference)", (("own", 1.0),), (0.0, 0.0)),
+    (
+        "CHOSEN: own 1, near .5, far .25, date .5",
+        (("own", 1.0), ("near", 0.5), ("far", 0.25), ("date", 0.5)),
+        (0.0, 0.0),
+    ),
+    ("cheaper: own 1, near .5, date .5", (("own", 1.0), ("near", 0.5), ("date", 0.5)), (0.0, 0.0)),
+    ("cheapest: own 1, date .5, spread .5/.25", (("own", 1.0), ("date", 0.5)), (0.5, 0.25)),
+]
+
+
 def timing(indexes: Sequence[ConversationIndex], units: int = 100_000, queries: int = 200) -> None:
-    """Chosen recipe against a synthetic index of ``units`` turns made by repeating the real ones."""
-    print(f"\nLatency of CHOSEN at {units} units (synthetic: real turns repeated, vectors jittered)")
+    """CHOSEN (and cheaper lexical variants) against a synthetic index of ``units`` turns.
+
+    The turns of the three conversations are repeated, so every term's posting list is about
+    units/1451 times longer than in one conversation: a pessimistic stand-in for a real vault.
+    Query embedding (one MiniLM call, a few ms) is not included.
+    """
+    print(
+        f"\nLatency at {units} units (synthetic: real turns repeated, vectors jittered), {queries} questions"
+    )
     rng = np.random.default_rng(0)
     src = [(ix, i) for ix in indexes for i in range(len(ix.conv.turns))]
-    rows = []
-    vecs = np.empty((units, 384), dtype=np.float32)
-    for u in range(units):
-        ix, i = src[u % len(src)]
-        turns = ix.conv.turns
-        rows.append(
-            (
-                u,
-                own_text(turns[i]),
-                neighbour_column(turns, i, (-1, 1)),
-                neighbour_column(turns, i, (-2, 2)),
-                date_text(turns[i]),
-            )
-        )
+    n_src = len(src)
     base = np.concatenate([unit_matrix(ix, CHOSEN) for ix in indexes])
-    for start in range(0, units, len(base)):
-        n = min(len(base), units - start)
-        vecs[start : start + n] = base[:n] + rng.normal(0, 0.02, (n, 384)).astype(np.float32)
+    vecs = np.empty((units, base.shape[1]), dtype=np.float32)
+    for start in range(0, units, n_src):
+        n = min(n_src, units - start)
+        vecs[start : start + n] = base[:n] + rng.normal(0, 0.02, (n, base.shape[1])).astype(np.float32)
     vecs = normalise_rows(vecs).astype(np.float32)
-    speakers = np.array([src[u % len(src)][0].conv.turns[src[u % len(src)][1]].speaker for u in range(units)])
-    with tempfile.TemporaryDirectory() as tmp:
-        db = sqlite3.connect(Path(tmp) / "t.sqlite")
-        db.execute("CREATE VIRTUAL TABLE f USING fts5(own, near, far, date, tokenize='porter unicode61')")
-        db.executemany("INSERT INTO f(rowid, own, near, far, date) VALUES (?, ?, ?, ?, ?)", rows)
-        db.commit()
-        qs = [(ix, qi) for ix in indexes for qi in range(len(ix.conv.questions))][:queries]
-        lex_t, dense_t, total_t = [], [], []
-        for ix, qi in qs:
-            q = ix.conv.questions[qi].text
-            t0 = time.perf_counter()
-            fq = fts_or_query(q, stop=True)
-            got = (
-                db.execute(
-                    "SELECT rowid, bm25(f, 1.0, 0.5, 0.25, 0.5) AS s FROM f WHERE f MATCH ? ORDER BY s LIMIT 200",
-                    (fq,),
-                ).fetchall()
-                if fq
-                else []
-            )
-            lex = {rid: -s for rid, s in got if s < 0}
-            t1 = time.perf_counter()
-            scores = vecs @ ix.query_vectors["stripped"][qi]
-            top = _top(scores, 200)
-            dense = {int(i): float(scores[i]) for i in top}
-            t2 = time.perf_counter()
-            fused = _fuse(CHOSEN, lex, dense)
-            named = named_speakers(q, ix.conv.speakers)
-            if len(named) == 1:
-                for i in fused:
-                    if speakers[i] == named[0]:
-                        fused[i] += CHOSEN.speaker_boost
-            sorted(fused, key=lambda i: (-fused[i], i))[:20]
-            t3 = time.perf_counter()
-            lex_t.append(t1 - t0)
-            dense_t.append(t2 - t1)
-            total_t.append(t3 - t0)
-        db.close()
+    speakers = np.array([ix.conv.turns[i].speaker for ix, i in src])[np.arange(units) % n_src]
+    sessions = np.array(
+        [
+            ix.conv.turns[i].session + 1000 * k
+            for k, ix in enumerate(indexes)
+            for i in range(len(ix.conv.turns))
+        ]
+    )
+    session_of = sessions[np.arange(units) % n_src] + 100_000 * (np.arange(units) // n_src)
+    qs = [(ix, qi) for ix in indexes for qi in range(len(ix.conv.questions))][:queries]
 
     def ms(xs: list[float], p: float) -> str:
         return f"{np.percentile(xs, p) * 1000:.1f}"
 
-    print(f"  BM25 (FTS5, OR query, top 200): median {ms(lex_t, 50)} ms, p95 {ms(lex_t, 95)} ms")
+    dense_t = []
+    dense_hits: list[dict[int, float]] = []
+    for ix, qi in qs:
+        t0 = time.perf_counter()
+        scores = vecs @ ix.query_vectors["stripped"][qi]
+        dense_hits.append({int(i): float(scores[i]) for i in _top(scores, CHOSEN.candidates)})
+        dense_t.append(time.perf_counter() - t0)
     print(
-        f"  dense (numpy, {units}x384 float32, top 200): median {ms(dense_t, 50)} ms, p95 {ms(dense_t, 95)} ms"
+        f"  dense ({units}x{vecs.shape[1]} float32 matmul + top 200): median {ms(dense_t, 50)} ms, p95 {ms(dense_t, 95)} ms"
     )
-    print(
-        f"  whole query incl. fusion (query embedding excluded): median {ms(total_t, 50)} ms, p95 {ms(total_t, 95)} ms"
-    )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = sqlite3.connect(Path(tmp) / "t.sqlite")
+        for label, columns, (near, far) in TIMED_LEXICAL:
+            names = tuple(c for c, _ in columns)
+            weights = ", ".join(str(w) for _, w in columns)
+            db.execute("DROP TABLE IF EXISTS f")
+            db.execute(f"CREATE VIRTUAL TABLE f USING fts5({', '.join(names)}, tokenize='porter unicode61')")
+            db.executemany(
+                f"INSERT INTO f(rowid, {', '.join(names)}) VALUES (?{', ?' * len(names)})",
+                [
+                    (u, *(ix.columns[c][i] for c in names))
+                    for u, (ix, i) in ((u, src[u % n_src]) for u in range(units))
+                ],
+            )
+            db.commit()
+            lex_t, total_t = [], []
+            for (ix, qi), dense in zip(qs, dense_hits, strict=True):
+                question = ix.conv.questions[qi].text
+                t0 = time.perf_counter()
+                fq = fts_or_query(strip_names(question, ix.conv.speakers), stop=True)
+                rows = (
+                    db.execute(
+                        f"SELECT rowid, bm25(f, {weights}) AS s FROM f WHERE f MATCH ? ORDER BY s LIMIT 200",
+                        (fq,),
+                    ).fetchall()
+                    if fq
+                    else []
+                )
+                lex = {rid: -s for rid, s in rows}
+                if near or far:
+                    spread = dict(lex)
+                    for i, s in lex.items():
+                        for off, w in ((-1, near), (1, near), (-2, far), (2, far)):
+                            j = i + off
+                            if w and 0 <= j < units and session_of[j] == session_of[i]:
+                                spread[j] = spread.get(j, 0.0) + w * s
+                    lex = spread
+                t1 = time.perf_counter()
+                fused = _fuse(CHOSEN, lex, dense)
+                named = named_speakers(question, ix.conv.speakers)
+                if len(named) == 1:
+                    for i in fused:
+                        if speakers[i] == named[0]:
+                            fused[i] += CHOSEN.speaker_boost
+                sorted(fused, key=lambda i: (-fused[i], i))[:20]
+                t2 = time.perf_counter()
+                lex_t.append(t1 - t0)
+                total_t.append(t2 - t0 + dense_t[len(total_t)])
+            print(
+                f"  BM25 {label}: median {ms(lex_t, 50)} ms, p95 {ms(lex_t, 95)} ms;"
+                f" whole query (BM25 + dense + fusion) median {ms(total_t, 50)} ms, p95 {ms(total_t, 95)} ms"
+            )
+        db.close()
 
 
 # ---------------------------------------------------------------------------------------------

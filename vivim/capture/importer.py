@@ -12,6 +12,7 @@ Guarantees:
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ from vivim.store.user.db import UserStore
 
 # Bump when normalisation changes what is stored, so fingerprinted files are re-read.
 CAPTURE_VERSION = "1"
-IMPORT_CACHE_KIB = -65_536  # negative: KiB, so 64 MiB
+IMPORT_CACHE_KIB = 65_536  # SQLite page cache during imports, KiB (VIVIM_IMPORT_CACHE_KIB)
 
 
 class Progress(Protocol):
@@ -129,7 +130,7 @@ class Importer:
             cache = conn.execute("PRAGMA cache_size").fetchone()[0]
             # Inserts into the message indexes hit random pages (ids are hashes); a larger
             # page cache for the duration of an import keeps them in memory.
-            conn.execute(f"PRAGMA cache_size = {IMPORT_CACHE_KIB}")
+            conn.execute(f"PRAGMA cache_size = -{int(os.environ.get('VIVIM_IMPORT_CACHE_KIB', IMPORT_CACHE_KIB))}")
         try:
             return self._import_paths(paths)
         finally:

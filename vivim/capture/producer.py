@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pickle
 import struct
 import subprocess
@@ -27,7 +28,8 @@ from vivim.store.user.conversations import ConversationRows
 
 BATCH_MESSAGES = 20_000
 BATCH_CONVERSATIONS = 1_000
-# Inputs at least this big are parsed in a child process (its start-up costs ~0.3 s).
+# Inputs at least this big are parsed in a child process (its start-up costs ~0.3 s);
+# VIVIM_IMPORT_CHILD_MIN_BYTES overrides it.
 CHILD_PROCESS_MIN_BYTES = 16 * 1024 * 1024
 
 
@@ -88,6 +90,8 @@ class _CountingReader:
 def produce(parser: Parser, source: Source, on_read: Callable[[int], None]) -> Iterator[RecordError | Batch]:
     """Parse ``source`` here, yielding record errors and full batches."""
     counted = Source(source.name, lambda: _CountingReader(source.open(), on_read), source.size)  # type: ignore[arg-type]
+    # Memory is bounded by the batch size (VIVIM_IMPORT_BATCH_MESSAGES), not the input's.
+    max_messages = int(os.environ.get("VIVIM_IMPORT_BATCH_MESSAGES", BATCH_MESSAGES))
     batch = Batch()
     try:
         for index, item in enumerate(parser.parse(counted)):
@@ -113,7 +117,7 @@ def produce(parser: Parser, source: Source, on_read: Callable[[int], None]) -> I
                 )
             batch.items.append(pending)
             batch.messages += len(item.messages)
-            if len(batch.items) >= BATCH_CONVERSATIONS or batch.messages >= BATCH_MESSAGES:
+            if len(batch.items) >= BATCH_CONVERSATIONS or batch.messages >= max_messages:
                 yield batch
                 batch = Batch()
     except Exception as exc:

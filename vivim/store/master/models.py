@@ -477,3 +477,74 @@ __all__ = [
     "User",
     "UserDatabase",
 ]
+
+
+# --------------------------------------------------------------------------- authentication
+# Added by migration 0004_auth. Secrets are never stored: tokens are kept as SHA-256 hashes
+# and looked up by them (docs/SECURITY.md).
+
+TOKEN_HASH = String(64)  # hex SHA-256
+
+
+class AuthChallenge(Base):
+    """A login nonce: issued once, signed by a device (or the user's own key), used once."""
+
+    __tablename__ = "auth_challenges"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # NULL: the challenge is to be signed with the user's own key (enrolling a device).
+    device_id: Mapped[str | None] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    # The server the client believes it talks to; part of the signed message so a
+    # signature made for one instance cannot be replayed at another holding the same DID.
+    origin: Mapped[str] = mapped_column(String(512))
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuthSession(Base):
+    """A device's login: the current access and refresh token hashes, rotated on refresh."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Every session belongs to a device, so revoking the device ends all of its sessions.
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    access_token_hash: Mapped[str] = mapped_column(TOKEN_HASH, unique=True, index=True)
+    access_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    refresh_token_hash: Mapped[str] = mapped_column(TOKEN_HASH, unique=True, index=True)
+    # The refresh token this one replaced: presenting it again means it was copied, and the
+    # whole session is revoked (refresh-token reuse detection).
+    previous_refresh_hash: Mapped[str | None] = mapped_column(TOKEN_HASH, index=True)
+    refresh_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = _created()
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime] = _created()
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoke_reason: Mapped[str | None] = mapped_column(String(32))
+    ip_address: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiToken(Base):
+    """A personal API token for scripts: shown once, stored as a hash, revocable."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    token_hash: Mapped[str] = mapped_column(TOKEN_HASH, unique=True, index=True)
+    # The first characters of the token, so a person can tell their tokens apart.
+    token_prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+__all__ += ["ApiToken", "AuthChallenge", "AuthSession"]

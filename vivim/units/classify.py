@@ -1,0 +1,294 @@
+"""Cheap content classification of units: category, natural language, programming language,
+and whether a user's words ask something.
+
+Every rule here is a word list or a precompiled pattern, because it runs once per unit during
+extraction (hundreds of thousands of units per import). The rules are documented in
+docs/UNITS.md; change both together.
+"""
+
+from __future__ import annotations
+
+import re
+
+CATEGORIES = (
+    "instruction",
+    "conversational",
+    "technical",
+    "planning",
+    "creative",
+    "personal",
+    "factual",
+)
+
+# Letters and digits; "_" splits words so snake_case identifiers count by their parts.
+WORD = re.compile(r"[^\W_]+")
+# Only the head of a long unit is read for classification: the first ~2,000 characters
+# decide a category as well as the whole would, at a bounded cost.
+HEAD_CHARS = 2000
+
+# --- natural language -------------------------------------------------------------------
+# Function words that are frequent in one language and rare in the others. Words shared by
+# two languages ("es" de/es, "la" fr/es, "de" fr/es) are kept in both: they add to each
+# side equally, so the exclusive words decide.
+_STOPWORDS_BY_LANGUAGE: dict[str, frozenset[str]] = {
+    "en": frozenset(
+        "the and is are was were of to in that it for with as on be this you not or but have has had what "
+        "how can i we they he she at by from an a my your do does did if so will would there their which "
+        "about just me our been being when where why who also than then them these those its into could "
+        "should please thanks thank hello hi yes ok okay".split()
+    ),
+    "de": frozenset(
+        "der die das und ist nicht ein eine einen ich du es sie wir mit auf für den dem zu von im wie auch "
+        "sich was sind bei oder aber wenn noch nur nach werden wird kann haben hat uhr ihr mein dein wo "
+        "warum wer welche dass".split()
+    ),
+    "fr": frozenset(
+        "le la les et est un une des du de je tu il elle nous vous pas que qui pour dans sur avec ce cette "
+        "mais ou au aux sont être avoir mon ton son ses comment pourquoi quoi quel quelle très c'est".split()
+    ),
+    "es": frozenset(
+        "el la los las y es un una de que en por para con no se lo su como pero más yo tú está son del al "
+        "muy qué cómo dónde cuándo porque también hay esta este".split()
+    ),
+}
+_LANGUAGE_ORDER = ("en", "de", "fr", "es")
+STOPWORDS: frozenset[str] = frozenset().union(*_STOPWORDS_BY_LANGUAGE.values())
+
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HAN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")
+_HANGUL = re.compile(r"[\uac00-\ud7af]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
+
+
+def natural_language(text: str, words: list[str] | None = None) -> str | None:
+    """ISO 639-1 code of ``text``'s language, or None when nothing decides it.
+
+    Scripts first (kana -> ja, Han without kana -> zh, Hangul -> ko, Cyrillic -> ru,
+    Arabic -> ar) when that script makes up at least a fifth of the letters; then, for Latin
+    text, whichever of en/de/fr/es has the most function words (ties go to the earlier one).
+    ``words`` are the lowercase words of ``text`` when the caller already has them.
+    """
+    head = text[:HEAD_CHARS]
+    if not head.isascii():
+        latin = len(_LATIN_LETTER.findall(head))
+        kana = len(_KANA.findall(head))
+        han = len(_HAN.findall(head))
+        for code, count in (
+            ("ja", kana + han if kana else 0),
+            ("zh", han if not kana else 0),
+            ("ko", len(_HANGUL.findall(head))),
+            ("ru", len(_CYRILLIC.findall(head))),
+            ("ar", len(_ARABIC.findall(head))),
+        ):
+            if count and count * 4 >= latin:
+                return code
+    if words is None:
+        words = WORD.findall(head.lower())
+    best, best_hits = None, 0
+    for code in _LANGUAGE_ORDER:
+        vocab = _STOPWORDS_BY_LANGUAGE[code]
+        hits = sum(1 for w in words if w in vocab)
+        if hits > best_hits:
+            best, best_hits = code, hits
+    return best
+
+
+# --- categories -------------------------------------------------------------------------
+PHATIC = frozenset(
+    "hi hello hey hiya thanks thank thx ty ok okay k yes no yeah yep yup nope sure great cool nice bye "
+    "goodbye welcome awesome lol haha wow sorry good morning evening night bro dude perfect got it "
+    "alright fine agreed exactly indeed cheers appreciate appreciated again there".split()
+)
+TECHNICAL = frozenset(
+    "code function functions api apis database databases sql sqlite postgres postgresql python javascript "
+    "typescript java rust golang server servers client query queries index schema deploy deployment docker "
+    "kubernetes k8s git github bug bugs error errors exception stack compile compiler library libraries "
+    "framework module modules package packages install config configuration algorithm json yaml html css "
+    "http https url endpoint endpoints cache thread threads async await memory cpu gpu tensor vector vectors "
+    "embedding embeddings token tokens tokenizer parser parse regex script scripts variable variables class "
+    "method methods loop array string integer boolean null backend frontend repo repository commit branch "
+    "merge build debug runtime latency throughput encryption hash hashes signature protocol network cli "
+    "shell bash linux npm pip react node nodejs helm rollback wal transaction transactions migration "
+    "migrations command commands terminal kernel binary compiler syntax sdk ui ux app apps software "
+    "hardware data dataset pipeline neural llm llms prompt prompts inference onnx numpy pandas"
+    "".split()
+)
+PLANNING = frozenset(
+    "plan plans planning roadmap phase phases milestone milestones schedule scheduled deadline deadlines "
+    "timeline todo priority priorities prioritize goal goals strategy steps sprint backlog agenda checklist "
+    "task tasks launch mvp itinerary book booking prepare organize organise tomorrow weekly monthly quarter "
+    "q1 q2 q3 q4 next".split()
+)
+CREATIVE = frozenset(
+    "story stories poem poems poetry verse lyrics song songs novel fiction character characters plot "
+    "chapter fantasy imagine imagined joke jokes tale tales fairy dragon haiku rhyme metaphor scene "
+    "screenplay villain hero heroine painting paint drawing draw sketch art artist music melody sculpture "
+    "creative once upon".split()
+)
+PERSONAL = frozenset(
+    "family wife husband kids kid son daughter mom mum mother dad father sister brother friend friends "
+    "girlfriend boyfriend partner birthday wedding feel feeling feelings felt love loved happy sad "
+    "health sick doctor hobby hobbies weekend vacation holiday home pet dog cat school career grateful "
+    "proud excited nervous anxious married baby parents grandma grandpa".split()
+)
+_FIRST_PERSON = frozenset("i me my mine myself i'm im".split())
+# Identifiers and file names are strong technical signals that no word list catches.
+_IDENTIFIER = re.compile(
+    r"\b[a-z]+_[a-z0-9_]+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b|\b[\w-]+\.(?:py|js|ts|tsx|jsx|json|md|sql|sh|ya?ml|"
+    r"toml|rs|go|java|html|css|ps1|psd1|psm1|db|sqlite|txt|csv)\b"
+)
+CODE_TYPES = frozenset({"code_snippet", "tool_use", "formula", "diagram"})
+
+
+def category(text: str, unit_type: str, words: list[str]) -> str:
+    """The category of a unit from its content (``words``: its lowercase words).
+
+    First matching rule wins: ``technical`` for code, tool calls, formulas and diagrams;
+    ``conversational`` for units with no content words, or at most 12 words of which at
+    least one is phatic ("ok", "thanks", "hi") and at most 2 are other content words, none
+    of them technical;
+    otherwise scores per lexicon (technical words + 2 per identifier, file name or inline
+    code span; planning; creative; personal words + 0.5 per first-person pronoun) and the
+    highest score at or above its threshold (technical 2, planning 2, creative 1,
+    personal 2) wins, ties in that order; ``factual`` when none reaches its threshold.
+    """
+    if unit_type in CODE_TYPES:
+        return "technical"
+    n = len(words)
+    content = [w for w in words if w not in STOPWORDS]
+    if not content:
+        return "conversational"
+    if n <= 12:
+        phatic = sum(1 for w in words if w in PHATIC)
+        others = [w for w in content if w not in PHATIC]
+        if phatic and len(others) <= 2 and not any(w in TECHNICAL for w in others):
+            return "conversational"
+    technical = sum(1 for w in content if w in TECHNICAL)
+    if "`" in text:
+        technical += 2 * (text.count("`") // 2)
+    if "_" in text or "." in text or any(c.isupper() for c in text[1:80]):
+        technical += 2 * len(_IDENTIFIER.findall(text[:HEAD_CHARS]))
+    planning = sum(1 for w in content if w in PLANNING)
+    creative = sum(1 for w in content if w in CREATIVE)
+    personal = sum(1 for w in content if w in PERSONAL) + 0.5 * sum(1 for w in words if w in _FIRST_PERSON)
+    best, best_score = "factual", 0.0
+    for name, score, threshold in (
+        ("technical", technical, 2),
+        ("planning", planning, 2),
+        ("creative", creative, 1),
+        ("personal", personal, 2),
+    ):
+        if score >= threshold and score > best_score:
+            best, best_score = name, score
+    return best
+
+
+# --- questions --------------------------------------------------------------------------
+_QUESTION_STARTS = frozenset(
+    "what why how when where who whom whose which can could would should is are do does did will shall "
+    "may might was were isn't aren't don't doesn't didn't can't couldn't wouldn't shouldn't won't "
+    "wie was warum wo wann wer welche welcher kannst können "
+    "comment pourquoi quoi quel quelle quels quelles où quand qui "
+    "qué cómo dónde cuándo quién cuál por".split()
+)
+# Requests are questions in imperative form ("tell me a joke", "explain X"): they are
+# answered the same way, so they pair with the reply the same way.
+_REQUEST_VERBS = frozenset(
+    "explain describe tell show give list write create make compute calculate summarize summarise "
+    "analyze analyse compare define find generate design build translate suggest recommend help outline "
+    "draft fix debug convert turn rewrite implement plan recommend name identify estimate evaluate "
+    "review check solve prove derive teach clarify elaborate detail suggest propose extract organize "
+    "organise refactor optimize optimise".split()
+)
+_LEADING_MARKUP = re.compile(r"^[\s#>*_\-\d.)(\[\]]+")
+_CJK_QUESTION = re.compile(r"[吗呢か]\s*[。.]?$|什么|怎么|为什么|如何|哪")
+
+
+def is_question(text: str) -> bool:
+    """Whether a user's words ask something: a question mark (ASCII or full width), an
+    interrogative first word (en/de/fr/es), a request verb first ("explain", "tell me"),
+    optionally after "please"/"can you", or a Chinese/Japanese question particle."""
+    if "?" in text or "？" in text:
+        return True
+    head = _LEADING_MARKUP.sub("", text[:200]).lower()
+    first = head.split(None, 2)
+    if not first:
+        return False
+    word = first[0].strip(",.:;!")
+    if word in ("please", "pls", "plz", "kindly") and len(first) > 1:
+        word = first[1].strip(",.:;!")
+    if word in _QUESTION_STARTS or word in _REQUEST_VERBS:
+        return True
+    return not head.isascii() and bool(_CJK_QUESTION.search(head))
+
+
+# --- programming languages --------------------------------------------------------------
+_LANGUAGE_ALIASES: dict[str, str | None] = {
+    "py": "python",
+    "python3": "python",
+    "js": "javascript",
+    "node": "javascript",
+    "mjs": "javascript",
+    "ts": "typescript",
+    "sh": "bash",
+    "shell": "bash",
+    "zsh": "bash",
+    "console": "bash",
+    "shell-session": "bash",
+    "ps1": "powershell",
+    "pwsh": "powershell",
+    "ps": "powershell",
+    "yml": "yaml",
+    "md": "markdown",
+    "c++": "cpp",
+    "cs": "csharp",
+    "c#": "csharp",
+    "rs": "rust",
+    "golang": "go",
+    "htm": "html",
+    "text/html": "html",
+    "application/vnd.ant.react": "jsx",
+    "image/svg+xml": "svg",
+    "text/markdown": "markdown",
+    "application/vnd.ant.mermaid": "mermaid",
+    "application/vnd.ant.code": None,
+    "plaintext": "text",
+    "txt": "text",
+}
+_CODE_GUESSES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("html", re.compile(r"^\s*(?:<!doctype html|<html\b)", re.IGNORECASE)),
+    ("json", re.compile(r"^\s*[\[{]\s*(?:\"[^\"\n]*\"\s*:|[\[{\]}]|$)")),
+    ("python", re.compile(r"^\s*(?:def \w+\(|class \w+[(:]|import \w+|from [\w.]+ import\b)|\bprint\(|\bself\.", re.M)),
+    ("sql", re.compile(r"\b(?:SELECT\b[\s\S]*\bFROM|CREATE (?:TABLE|INDEX|VIEW)|INSERT INTO|ALTER TABLE|PRAGMA)\b", re.I)),
+    ("powershell", re.compile(r"\b(?:Install-Module|Get-\w+|Set-\w+|New-\w+|Import-Module|Write-Host)\b|^\s*\$\w+\s*=", re.M)),
+    ("rust", re.compile(r"\bfn \w+\s*[(<]|\blet mut\b|\bimpl\b|\bpub fn\b")),
+    ("go", re.compile(r"^package \w+|\bfunc \w+\(", re.M)),
+    ("javascript", re.compile(r"\bfunction\b|\bconst \w+\s*=|=>|console\.log|\bimport .* from ['\"]|require\(")),
+    ("java", re.compile(r"\bpublic (?:static )?(?:class|void)\b|System\.out\.")),
+    ("c", re.compile(r"^#include\s*[<\"]", re.M)),
+    ("bash", re.compile(r"^\s*(?:#!/(?:usr/)?bin/(?:env )?(?:ba)?sh|\$ |(?:sudo|npm|npx|pip|git|cd|ls|curl|docker|brew|apt|apt-get|mkdir|export|cargo|make|yarn|pnpm)\s)", re.M)),
+    ("css", re.compile(r"^\s*(?:[.#@*]?[\w-]+[\w\s.#:>,-]*)\{[^}]*:[^}]*;", re.M)),
+    ("yaml", re.compile(r"^[\w-]+:\s*(?:\n\s+[\w-]+:|[^\n{]*$)", re.M)),
+    ("xml", re.compile(r"^\s*<\?xml|^\s*<[A-Za-z][\w:-]*(?:\s[^>]*)?>", re.M)),
+)
+
+
+def code_language(declared: str | None, code: str) -> str | None:
+    """The programming language of a code block: the declared one (aliases normalised,
+    e.g. ``py`` -> ``python``, ``text/html`` -> ``html``), else a guess from the first
+    1,000 characters (first matching pattern in a fixed order), else None."""
+    if declared:
+        d = declared.strip().lower()
+        if d in _LANGUAGE_ALIASES:
+            mapped = _LANGUAGE_ALIASES[d]
+            if mapped:
+                return mapped
+        elif d:
+            return d.split()[0]
+    head = code[:1000]
+    for name, pattern in _CODE_GUESSES:
+        if pattern.search(head):
+            return name
+    return None
