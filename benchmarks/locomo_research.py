@@ -21,6 +21,7 @@ import argparse
 import hashlib
 import itertools
 import json
+import os
 import re
 import sqlite3
 import statistics
@@ -36,7 +37,9 @@ import numpy as np
 
 from vivim.embed import MiniLMEmbedder
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "locomo" / "locomo-dev3.json"
+# Same convention as tests/shared.py: the shared folder sits beside the repository unless set.
+SHARED = Path(os.environ.get("VIVIM_SHARED_DIR", Path(__file__).resolve().parents[2] / "shared"))
+DEFAULT_DATA = SHARED / "fixtures" / "locomo" / "locomo-dev3.json"
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "vivim-locomo-emb.npz"
 KS = (1, 5, 10, 20)
 

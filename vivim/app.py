@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vivim.domain.errors import CorruptDatabase, InvalidIdentifier, NotFound
 from vivim.domain.ids import looks_like_user_id, new_id, validate_user_id, validate_user_name
@@ -22,6 +22,11 @@ from vivim.store.user.db import UserStore
 from vivim.store.user.migrations import HEAD as USER_SCHEMA_HEAD
 from vivim.store.user.migrations import MIGRATIONS as USER_MIGRATIONS
 from vivim.store.user.router import UserRouter
+
+if TYPE_CHECKING:
+    from vivim.embed.base import Embedder
+    from vivim.search.engine import SearchEngine
+    from vivim.search.indexer import Indexer
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,7 @@ class Vivim:
         self.master = MasterDB(settings.master_url)
         self.router = UserRouter(settings.users_dir, max_open=settings.max_open_user_dbs)
         self._keys: KeyVault | None = None
+        self._embedder: Embedder | None = None
         self._ready = False
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -98,6 +104,27 @@ class Vivim:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The local embedding model (loaded on first use, shared by every user)."""
+        if self._embedder is None:
+            from vivim.embed.minilm import MiniLMEmbedder
+
+            self._embedder = MiniLMEmbedder()
+        return self._embedder
+
+    def search_engine(self) -> SearchEngine:
+        from vivim.search.engine import SearchEngine
+
+        return SearchEngine(self.embedder)
+
+    def indexer(self, user: UserRecord, *, progress: Any = None, embed: bool = True) -> Indexer:
+        from vivim.search.indexer import Indexer
+
+        return Indexer(
+            self.store(user), keypair=self.keypair(user), embedder=self.embedder if embed else None, progress=progress
+        )
 
     @property
     def keys(self) -> KeyVault:

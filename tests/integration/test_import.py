@@ -257,12 +257,12 @@ def test_the_cli_exits_non_zero_when_nothing_could_be_imported(
     cli(capsys, "user", "create", "alice")
     empty = tmp_path / "empty.json"
     empty.write_bytes(b"")
-    result = cli(capsys, "--user", "alice", "import", str(empty), "--json")
+    result = cli(capsys, "--user", "alice", "import", str(empty), "--json", "--no-index")
     assert result.code == 1
     assert result.json()["files"][0]["errors"][0]["message"].endswith("the file is empty")
     ok = tmp_path / "ok.json"
     ok.write_text(json.dumps(_generic([_msg(0, "hello")])))
-    assert cli(capsys, "--user", "alice", "import", str(ok), str(empty), "--json").code == 0
+    assert cli(capsys, "--user", "alice", "import", str(ok), str(empty), "--json", "--no-index").code == 0
 
 
 def test_a_crash_mid_import_then_a_rerun_equals_one_clean_import(vivim: Vivim, alice: UserRecord, tmp_path: Path) -> None:
@@ -272,7 +272,7 @@ def test_a_crash_mid_import_then_a_rerun_equals_one_clean_import(vivim: Vivim, a
     env = {**os.environ, "VIVIM_DATA_DIR": str(vivim.settings.data_dir), "PYTHONPATH": str(REPO)}
     vivim.router.close_all()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vivim.cli.main", "--user", "alice", "import", str(export), "--json"],
+        [sys.executable, "-m", "vivim.cli.main", "--user", "alice", "import", str(export), "--json", "--no-index"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     db = vivim.router.path_for(alice.id)

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from vivim.capture.importer import FileSummary, Importer
 from vivim.cli.context import err, out, print_json, state
+from vivim.cli.search import start_background_index
 from vivim.domain.errors import NotFound
 from vivim.store.master import captures
 from vivim.store.user import conversations as conv_store
@@ -78,6 +79,9 @@ def import_command(
     provider: str | None = typer.Option(None, "--provider", "-p", help="Skip detection: the format or provider."),
     force: bool = typer.Option(False, "--force", help="Re-read files already imported unchanged."),
     as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary instead of progress."),
+    index: bool = typer.Option(
+        True, "--index/--no-index", help="Index what was imported in the background (`vivim index` shows progress)."
+    ),
 ) -> None:
     """Import AI conversations: ChatGPT, Claude, Gemini, AI Studio, Open WebUI exports,
     vivim-json files, and saved share pages (ChatGPT, Claude, DeepSeek, Grok, Kimi, z.ai, LMArena)."""
@@ -107,6 +111,10 @@ def import_command(
         )
     if not summary.ok:
         raise typer.Exit(1)
+    if index and (summary.totals()["created"] or summary.totals()["updated"]):
+        start_background_index(str(v.settings.data_dir), user.id)
+        if not as_json:
+            out.print("indexing in the background; `vivim index` shows progress and waits for it")
 
 
 @conversations_app.command("list")

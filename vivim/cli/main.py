@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from vivim.cli import capture, db, users
+from vivim.cli import capture, db, search, users
 from vivim.cli.context import USER_ENV, CliState, err, out, print_json, state
 from vivim.domain.errors import VivimError
 from vivim.settings import DATA_DIR_ENV
@@ -25,6 +25,10 @@ app.add_typer(db.app, name="db")
 app.add_typer(capture.conversations_app, name="conversations")
 app.command("import")(capture.import_command)
 app.command("stats")(capture.stats_command)
+app.command("index")(search.index_command)
+app.command("search")(search.search_command)
+app.command("verify")(search.verify_command)
+app.add_typer(search.units_app, name="units")
 
 
 @app.callback()

@@ -55,3 +55,10 @@ def to_iso(dt: datetime | None) -> str | None:
         dt = dt.astimezone(UTC)
     # isoformat is several times faster than strftime, and this runs per imported message.
     return dt.isoformat(timespec="microseconds")[:26] + "Z"
+
+
+def date_words(iso: str | None) -> str:
+    """A timestamp as people write dates ("7 July 2023"), so full-text search can match a
+    question's month or year as words. Empty when unknown."""
+    dt = parse_time(iso) if iso else None
+    return f"{dt.day} {dt:%B} {dt.year}" if dt else ""

@@ -1,8 +1,9 @@
-"""An in-memory matrix of a user's unit vectors, for exact cosine search.
+"""The in-memory side of a user's search index: units in reading order, with their
+vectors and the fields that filters, neighbours and speaker boosts need.
 
 Brute force on a float32 matrix is exact and, with BLAS, takes a few milliseconds per
 100,000 vectors: simpler and faster here than an approximate index, and nothing to keep
-consistent on disk. The matrix is loaded from the user DB on first use and reloaded when
+consistent on disk. The index is loaded from the user DB on first use and reloaded when
 the vault's search generation changes (the indexer and deletions bump it).
 """
 
@@ -29,20 +30,40 @@ def bump_search_generation(conn: sqlite3.Connection) -> None:
 
 
 @dataclass
-class VectorMatrix:
+class UnitIndex:
+    """Row i is the i-th unit in reading order (conversation, message, position)."""
+
     model: str | None
     ids: list[str]
-    matrix: np.ndarray  # (n, dim) float32, unit rows
-    provider: np.ndarray  # int codes, see vocab
+    fts_rowid: np.ndarray  # int64, the unit's full-text rowid
+    matrix: np.ndarray  # (n, dim) float32 unit rows; zeros where not embedded yet
+    has_vector: np.ndarray  # bool
+    conversation: np.ndarray  # int32 codes
+    author: np.ndarray
+    provider: np.ndarray
     type: np.ndarray
     role: np.ndarray
-    conversation: np.ndarray
-    timestamp: np.ndarray  # seconds since epoch, NaN when unknown
+    timestamp: np.ndarray  # float64 seconds since epoch; NaN when unknown
     vocab: dict[str, dict[str | None, int]]
-    row_of: dict[str, int]
+    _row_by_rowid: dict[int, int]
 
-    def code(self, field: str, value: str) -> int:
+    def code(self, field: str, value: str | None) -> int:
         return self.vocab[field].get(value, -1)
+
+    def row_of_rowid(self, fts_rowid: int) -> int | None:
+        return self._row_by_rowid.get(fts_rowid)
+
+    def neighbour(self, row: int, offset: int) -> int | None:
+        """The unit ``offset`` places away in the same conversation, if any."""
+        j = row + offset
+        if 0 <= j < len(self.ids) and self.conversation[j] == self.conversation[row]:
+            return j
+        return None
+
+    @property
+    def participants(self) -> list[str]:
+        """Who speaks in this vault (message authors), for names in questions."""
+        return [a for a in self.vocab["author"] if a]
 
 
 def _codes(values: list[str | None]) -> tuple[np.ndarray, dict[str | None, int]]:
@@ -51,62 +72,65 @@ def _codes(values: list[str | None]) -> tuple[np.ndarray, dict[str | None, int]]
     return out, vocab
 
 
-def load_matrix(conn: sqlite3.Connection, model: str | None = None) -> VectorMatrix:
-    """Every embedded unit (of ``model``, or of the most common model) and its filter fields."""
-    if model is None:
-        row = conn.execute(
-            "SELECT embedding_model FROM atomic_chat_units WHERE embedding IS NOT NULL"
-            " GROUP BY embedding_model ORDER BY COUNT(*) DESC LIMIT 1"
-        ).fetchone()
-        model = row[0] if row else None
+def load_index(conn: sqlite3.Connection) -> UnitIndex:
+    row = conn.execute(
+        "SELECT embedding_model, embedding_dim FROM atomic_chat_units WHERE embedding IS NOT NULL"
+        " GROUP BY embedding_model ORDER BY COUNT(*) DESC LIMIT 1"
+    ).fetchone()
+    model, dim = (row[0], row[1]) if row else (None, 0)
     rows = conn.execute(
-        "SELECT id, embedding, embedding_dim, provider, type, role, conversation_id,"
-        " CAST(strftime('%s', substr(source_timestamp, 1, 19)) AS REAL)"
-        " FROM atomic_chat_units WHERE embedding IS NOT NULL AND embedding_model IS ?",
+        "SELECT r.rowid, u.id, u.conversation_id, COALESCE(u.author, u.role), u.provider, u.type, u.role,"
+        " CAST(strftime('%s', substr(u.source_timestamp, 1, 19)) AS REAL),"
+        " CASE WHEN u.embedding_model IS ? THEN u.embedding END"
+        " FROM atomic_chat_units u JOIN unit_search_rows r ON r.unit_id = u.id"
+        " ORDER BY u.conversation_id, u.message_index, u.position, u.id",
         (model,),
     ).fetchall()
-    dim = rows[0][2] if rows else 0
-    matrix = (
-        np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), dim)
-        if rows
-        else (np.zeros((0, 0), dtype=np.float32))
-    )
-    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-    provider, pv = _codes([r[3] for r in rows])
-    typ, tv = _codes([r[4] for r in rows])
-    role, rv = _codes([r[5] for r in rows])
-    conv, cv = _codes([r[6] for r in rows])
-    ts = np.array([r[7] if r[7] is not None else np.nan for r in rows], dtype=np.float64)
-    ids = [r[0] for r in rows]
-    return VectorMatrix(
+    n = len(rows)
+    matrix = np.zeros((n, dim), dtype=np.float32)
+    has_vector = np.zeros(n, dtype=bool)
+    for i, r in enumerate(rows):
+        if r[8] is not None:
+            matrix[i] = np.frombuffer(r[8], dtype="<f4")
+            has_vector[i] = True
+    conv, cv = _codes([r[2] for r in rows])
+    author, av = _codes([r[3] for r in rows])
+    provider, pv = _codes([r[4] for r in rows])
+    typ, tv = _codes([r[5] for r in rows])
+    role, rv = _codes([r[6] for r in rows])
+    rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+    return UnitIndex(
         model=model,
-        ids=ids,
+        ids=[r[1] for r in rows],
+        fts_rowid=rowids,
         matrix=matrix,
+        has_vector=has_vector,
+        conversation=conv,
+        author=author,
         provider=provider,
         type=typ,
         role=role,
-        conversation=conv,
-        timestamp=ts,
-        vocab={"provider": pv, "type": tv, "role": rv, "conversation": cv},
-        row_of={uid: i for i, uid in enumerate(ids)},
+        timestamp=np.array([r[7] if r[7] is not None else np.nan for r in rows], dtype=np.float64),
+        vocab={"conversation": cv, "author": av, "provider": pv, "type": tv, "role": rv},
+        _row_by_rowid={int(x): i for i, x in enumerate(rowids)},
     )
 
 
-def vectors_for(store: UserStore) -> VectorMatrix:
-    """The store's vector matrix, loaded once and reloaded when its generation changes."""
+def index_for(store: UserStore) -> UnitIndex:
+    """The store's in-memory index, loaded once and reloaded when its generation changes."""
     with store.read() as conn:
         generation = search_generation(conn)
-        cached = store.memo.get("vectors")
+        cached = store.memo.get("unit_index")
         if cached is not None and cached[0] == generation:
             return cached[1]
-        matrix = load_matrix(conn)
-        store.memo["vectors"] = (generation, matrix)
-        return matrix
+        index = load_index(conn)
+        store.memo["unit_index"] = (generation, index)
+        return index
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` largest scores, best first."""
-    if scores.size == 0:
+    if scores.size == 0 or k <= 0:
         return np.zeros(0, dtype=np.int64)
     k = min(k, scores.size)
     idx = np.argpartition(-scores, k - 1)[:k]

@@ -9,6 +9,7 @@ docs/UNITS.md; change both together.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 CATEGORIES = (
     "instruction",
@@ -22,9 +23,22 @@ CATEGORIES = (
 
 # Letters and digits; "_" splits words so snake_case identifiers count by their parts.
 WORD = re.compile(r"[^\W_]+")
-# Only the head of a long unit is read for classification: the first ~2,000 characters
-# decide a category as well as the whole would, at a bounded cost.
-HEAD_CHARS = 2000
+# ASCII text takes a faster path to the same words: punctuation to spaces, then split.
+_ASCII_PUNCTUATION = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"})
+# Only the head of a long unit is read for classification: the first ~1,000 characters
+# (150-200 words) decide a category and a language as well as the whole would, at a
+# bounded cost; identifiers are looked for in the first 500.
+HEAD_CHARS = 1000
+IDENTIFIER_CHARS = 500
+
+
+def words_of(text: str) -> list[str]:
+    """Lowercase words (runs of letters and digits) of ``text``."""
+    lowered = text.lower()
+    if lowered.isascii():
+        return lowered.translate(_ASCII_PUNCTUATION).split()
+    return WORD.findall(lowered)
+
 
 # --- natural language -------------------------------------------------------------------
 # Function words that are frequent in one language and rare in the others. Words shared by
@@ -55,41 +69,43 @@ _LANGUAGE_ORDER = ("en", "de", "fr", "es")
 STOPWORDS: frozenset[str] = frozenset().union(*_STOPWORDS_BY_LANGUAGE.values())
 
 _KANA = re.compile(r"[\u3040-\u30ff]")
-_HAN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")
-_HANGUL = re.compile(r"[\uac00-\ud7af]")
+HAN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")
+HANGUL = re.compile(r"[\uac00-\ud7af]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
 
 
-def natural_language(text: str, words: list[str] | None = None) -> str | None:
+def natural_language(text: str, words: Iterable[str] | None = None) -> str | None:
     """ISO 639-1 code of ``text``'s language, or None when nothing decides it.
 
     Scripts first (kana -> ja, Han without kana -> zh, Hangul -> ko, Cyrillic -> ru,
     Arabic -> ar) when that script makes up at least a fifth of the letters; then, for Latin
-    text, whichever of en/de/fr/es has the most function words (ties go to the earlier one).
-    ``words`` are the lowercase words of ``text`` when the caller already has them.
+    text, whichever of en/de/fr/es has the most distinct function words (ties go to the
+    earlier one).
+    ``words`` are the lowercase words of ``text`` (a list or a set) when the caller already
+    has them.
     """
     head = text[:HEAD_CHARS]
     if not head.isascii():
         latin = len(_LATIN_LETTER.findall(head))
         kana = len(_KANA.findall(head))
-        han = len(_HAN.findall(head))
+        han = len(HAN.findall(head))
         for code, count in (
             ("ja", kana + han if kana else 0),
             ("zh", han if not kana else 0),
-            ("ko", len(_HANGUL.findall(head))),
+            ("ko", len(HANGUL.findall(head))),
             ("ru", len(_CYRILLIC.findall(head))),
             ("ar", len(_ARABIC.findall(head))),
         ):
             if count and count * 4 >= latin:
                 return code
     if words is None:
-        words = WORD.findall(head.lower())
+        words = words_of(head)
+    present = words if isinstance(words, set | frozenset) else set(words)
     best, best_hits = None, 0
     for code in _LANGUAGE_ORDER:
-        vocab = _STOPWORDS_BY_LANGUAGE[code]
-        hits = sum(1 for w in words if w in vocab)
+        hits = len(_STOPWORDS_BY_LANGUAGE[code] & present)
         if hits > best_hits:
             best, best_hits = code, hits
     return best
@@ -112,7 +128,7 @@ TECHNICAL = frozenset(
     "merge build debug runtime latency throughput encryption hash hashes signature protocol network cli "
     "shell bash linux npm pip react node nodejs helm rollback wal transaction transactions migration "
     "migrations command commands terminal kernel binary compiler syntax sdk ui ux app apps software "
-    "hardware data dataset pipeline neural llm llms prompt prompts inference onnx numpy pandas"
+    "hardware data dataset pipeline neural llm llms prompt prompts inference onnx numpy pandas model models"
     "".split()
 )
 PLANNING = frozenset(
@@ -121,11 +137,15 @@ PLANNING = frozenset(
     "task tasks launch mvp itinerary book booking prepare organize organise tomorrow weekly monthly quarter "
     "q1 q2 q3 q4 next".split()
 )
+# Words that name a creative form outright count double.
+CREATIVE_FORMS = frozenset(
+    "story stories poem poems poetry lyrics haiku limerick sonnet fiction screenplay fairytale joke jokes "
+    "riddle fable".split()
+)
 CREATIVE = frozenset(
-    "story stories poem poems poetry verse lyrics song songs novel fiction character characters plot "
-    "chapter fantasy imagine imagined joke jokes tale tales fairy dragon haiku rhyme metaphor scene "
-    "screenplay villain hero heroine painting paint drawing draw sketch art artist music melody sculpture "
-    "creative once upon".split()
+    "verse song songs novel character characters plot chapter fantasy imagine imagined tale tales fairy "
+    "dragon rhyme metaphor scene villain heroine painting drawing sketch artist melody sculpture creative"
+    "".split()
 )
 PERSONAL = frozenset(
     "family wife husband kids kid son daughter mom mum mother dad father sister brother friend friends "
@@ -134,53 +154,72 @@ PERSONAL = frozenset(
     "proud excited nervous anxious married baby parents grandma grandpa".split()
 )
 _FIRST_PERSON = frozenset("i me my mine myself i'm im".split())
-# Identifiers and file names are strong technical signals that no word list catches.
-_IDENTIFIER = re.compile(
-    r"\b[a-z]+_[a-z0-9_]+\b|\b[a-z]+[A-Z][A-Za-z0-9]*\b|\b[\w-]+\.(?:py|js|ts|tsx|jsx|json|md|sql|sh|ya?ml|"
-    r"toml|rs|go|java|html|css|ps1|psd1|psm1|db|sqlite|txt|csv)\b"
+# Identifiers and file names are strong technical signals that no word list catches. Each
+# pattern only runs when a cheap substring test says it can match.
+_SNAKE = re.compile(r"\b[a-z]+_[a-z0-9_]+")
+_CAMEL = re.compile(r"\b[a-z]+[A-Z][A-Za-z0-9]*")
+# Starts with a literal so the regex engine can skip to the dots.
+_FILE_NAME = re.compile(
+    r"\.(?:py|js|ts|tsx|jsx|json|md|sql|sh|ya?ml|toml|rs|go|java|html|css|ps1|psd1|psm1|db|sqlite|txt|csv)\b"
 )
+
+
+def _identifiers(text: str) -> int:
+    n = len(_SNAKE.findall(text)) if "_" in text else 0
+    if text != text.lower():
+        n += len(_CAMEL.findall(text))
+    if "." in text:
+        n += len(_FILE_NAME.findall(text))
+    return n
+
+
 CODE_TYPES = frozenset({"code_snippet", "tool_use", "formula", "diagram"})
 
 
-def category(text: str, unit_type: str, words: list[str]) -> str:
+def category(text: str, unit_type: str, words: list[str], present: set[str] | None = None) -> str:
     """The category of a unit from its content (``words``: its lowercase words).
 
     First matching rule wins: ``technical`` for code, tool calls, formulas and diagrams;
     ``conversational`` for units with no content words, or at most 12 words of which at
     least one is phatic ("ok", "thanks", "hi") and at most 2 are other content words, none
-    of them technical;
-    otherwise scores per lexicon (technical words + 2 per identifier, file name or inline
-    code span; planning; creative; personal words + 0.5 per first-person pronoun) and the
-    highest score at or above its threshold (technical 2, planning 2, creative 1,
-    personal 2) wins, ties in that order; ``factual`` when none reaches its threshold.
+    of them technical; otherwise scores per lexicon, counting distinct words (technical
+    words + 2 per identifier, file name or inline code span; planning words; creative
+    words, 2 for a named form such as "poem"; personal life words + 0.5 per first-person
+    pronoun, counted only with a first-person pronoun or at least 3 life words) and the
+    highest score at or above 2 wins, ties in the order technical, planning, creative,
+    personal; ``factual`` when none reaches 2.
     """
     if unit_type in CODE_TYPES:
         return "technical"
     n = len(words)
-    content = [w for w in words if w not in STOPWORDS]
+    if present is None:
+        present = set(words)
+    content = {w for w in present - STOPWORDS if len(w) > 1}
     if not content:
         return "conversational"
     if n <= 12:
-        phatic = sum(1 for w in words if w in PHATIC)
-        others = [w for w in content if w not in PHATIC]
-        if phatic and len(others) <= 2 and not any(w in TECHNICAL for w in others):
+        others = content - PHATIC
+        if not present.isdisjoint(PHATIC) and len(others) <= 2 and others.isdisjoint(TECHNICAL):
             return "conversational"
-    technical = sum(1 for w in content if w in TECHNICAL)
+    technical = len(content & TECHNICAL)
     if "`" in text:
         technical += 2 * (text.count("`") // 2)
-    if "_" in text or "." in text or any(c.isupper() for c in text[1:80]):
-        technical += 2 * len(_IDENTIFIER.findall(text[:HEAD_CHARS]))
-    planning = sum(1 for w in content if w in PLANNING)
-    creative = sum(1 for w in content if w in CREATIVE)
-    personal = sum(1 for w in content if w in PERSONAL) + 0.5 * sum(1 for w in words if w in _FIRST_PERSON)
+    technical += 2 * _identifiers(text[:IDENTIFIER_CHARS])
+    planning = len(content & PLANNING)
+    creative = 2 * len(content & CREATIVE_FORMS) + len(content & CREATIVE)
+    life = len(content & PERSONAL)
+    first_person = len(present & _FIRST_PERSON)
+    # Life words alone ("feel", "home") also occur in explanations; they need a speaker
+    # talking about themselves, or many of them.
+    personal = life + 0.5 * first_person if first_person or life >= 3 else 0
     best, best_score = "factual", 0.0
-    for name, score, threshold in (
-        ("technical", technical, 2),
-        ("planning", planning, 2),
-        ("creative", creative, 1),
-        ("personal", personal, 2),
+    for name, score in (
+        ("technical", technical),
+        ("planning", planning),
+        ("creative", creative),
+        ("personal", personal),
     ):
-        if score >= threshold and score > best_score:
+        if score >= 2 and score > best_score:
             best, best_score = name, score
     return best
 
@@ -200,7 +239,9 @@ _REQUEST_VERBS = frozenset(
     "analyze analyse compare define find generate design build translate suggest recommend help outline "
     "draft fix debug convert turn rewrite implement plan recommend name identify estimate evaluate "
     "review check solve prove derive teach clarify elaborate detail suggest propose extract organize "
-    "organise refactor optimize optimise".split()
+    "organise refactor optimize optimise add remove delete change update modify use replace rename move "
+    "include apply set try run install configure continue expand shorten simplify improve redo "
+    "summarise recommend".split()
 )
 _LEADING_MARKUP = re.compile(r"^[\s#>*_\-\d.)(\[\]]+")
 _CJK_QUESTION = re.compile(r"[吗呢か]\s*[。.]?$|什么|怎么|为什么|如何|哪")
@@ -260,15 +301,39 @@ _LANGUAGE_ALIASES: dict[str, str | None] = {
 _CODE_GUESSES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("html", re.compile(r"^\s*(?:<!doctype html|<html\b)", re.IGNORECASE)),
     ("json", re.compile(r"^\s*[\[{]\s*(?:\"[^\"\n]*\"\s*:|[\[{\]}]|$)")),
-    ("python", re.compile(r"^\s*(?:def \w+\(|class \w+[(:]|import \w+|from [\w.]+ import\b)|\bprint\(|\bself\.", re.M)),
-    ("sql", re.compile(r"\b(?:SELECT\b[\s\S]*\bFROM|CREATE (?:TABLE|INDEX|VIEW)|INSERT INTO|ALTER TABLE|PRAGMA)\b", re.I)),
-    ("powershell", re.compile(r"\b(?:Install-Module|Get-\w+|Set-\w+|New-\w+|Import-Module|Write-Host)\b|^\s*\$\w+\s*=", re.M)),
+    (
+        "python",
+        re.compile(
+            r"^\s*(?:def \w+\(|class \w+[(:]|import \w+|from [\w.]+ import\b)|\bprint\(|\bself\.", re.M
+        ),
+    ),
+    (
+        "sql",
+        re.compile(
+            r"\b(?:SELECT\b[\s\S]*\bFROM|CREATE (?:TABLE|INDEX|VIEW)|INSERT INTO|ALTER TABLE|PRAGMA)\b", re.I
+        ),
+    ),
+    (
+        "powershell",
+        re.compile(
+            r"\b(?:Install-Module|Get-\w+|Set-\w+|New-\w+|Import-Module|Write-Host)\b|^\s*\$\w+\s*=", re.M
+        ),
+    ),
     ("rust", re.compile(r"\bfn \w+\s*[(<]|\blet mut\b|\bimpl\b|\bpub fn\b")),
     ("go", re.compile(r"^package \w+|\bfunc \w+\(", re.M)),
-    ("javascript", re.compile(r"\bfunction\b|\bconst \w+\s*=|=>|console\.log|\bimport .* from ['\"]|require\(")),
+    (
+        "javascript",
+        re.compile(r"\bfunction\b|\bconst \w+\s*=|=>|console\.log|\bimport .* from ['\"]|require\("),
+    ),
     ("java", re.compile(r"\bpublic (?:static )?(?:class|void)\b|System\.out\.")),
     ("c", re.compile(r"^#include\s*[<\"]", re.M)),
-    ("bash", re.compile(r"^\s*(?:#!/(?:usr/)?bin/(?:env )?(?:ba)?sh|\$ |(?:sudo|npm|npx|pip|git|cd|ls|curl|docker|brew|apt|apt-get|mkdir|export|cargo|make|yarn|pnpm)\s)", re.M)),
+    (
+        "bash",
+        re.compile(
+            r"^\s*(?:#!/(?:usr/)?bin/(?:env )?(?:ba)?sh|\$ |(?:sudo|npm|npx|pip|git|cd|ls|curl|docker|brew|apt|apt-get|mkdir|export|cargo|make|yarn|pnpm)\s)",
+            re.M,
+        ),
+    ),
     ("css", re.compile(r"^\s*(?:[.#@*]?[\w-]+[\w\s.#:>,-]*)\{[^}]*:[^}]*;", re.M)),
     ("yaml", re.compile(r"^[\w-]+:\s*(?:\n\s+[\w-]+:|[^\n{]*$)", re.M)),
     ("xml", re.compile(r"^\s*<\?xml|^\s*<[A-Za-z][\w:-]*(?:\s[^>]*)?>", re.M)),

@@ -18,7 +18,7 @@ from typing import Any
 
 from vivim.domain.canonical import content_hash
 from vivim.domain.ids import derived_id
-from vivim.units.classify import HEAD_CHARS, WORD, category, code_language, is_question, natural_language
+from vivim.units.classify import HEAD_CHARS, category, code_language, is_question, natural_language, words_of
 
 EXTRACTOR_VERSION = "units-1"
 """Bumped whenever a rule change would split, type or classify a message differently."""
@@ -93,6 +93,7 @@ _SENTENCE_BREAK = re.compile(r"(?<=[.!?。！？])[\"'”’)\]*_]*\s+")
 _INTRO_PHRASE = re.compile(r"\b(?:below|the following|as follows|here is|here's|here are)\b", re.IGNORECASE)
 _HASHTAG = re.compile(r"(?<![\w#&/])#([A-Za-z][\w-]{1,40})\b")
 _BACKTICK_RUN = re.compile(r"`+")
+_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]")
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
 
 # Hidden system messages are provider plumbing unless they carry the user's own words.
@@ -106,7 +107,12 @@ class _Piece:
     __slots__ = ("kind", "content", "language", "meta", "part_types", "intro")
 
     def __init__(
-        self, kind: str, content: str, meta: dict[str, Any], part_types: list[str], language: str | None = None
+        self,
+        kind: str,
+        content: str,
+        meta: dict[str, Any],
+        part_types: list[str],
+        language: str | None = None,
     ) -> None:
         self.kind = kind
         self.content = content
@@ -143,6 +149,14 @@ def _prose_blocks(text: str) -> list[tuple[str, int]]:
         else:
             out.append((block, 0))
     return out
+
+
+def _continues(previous: str, block: str) -> bool:
+    """Whether ``block`` belongs with the paragraph before it: a list stays with its
+    introduction ("...the following changes:") and with its other items."""
+    if not _LIST_ITEM.match(block):
+        return False
+    return bool(_LIST_ITEM.match(previous)) or previous.rstrip(" *_").endswith((":", "："))
 
 
 def _split_long(text: str, limit: int = MAX_CHARS) -> list[str]:
@@ -229,7 +243,11 @@ def _prose_pieces(text: str, kind: str, stack: list[tuple[int, str]], part_type:
             continue
         if cur is None:
             cur, cur_len, cur_heads, only_headings = [block], len(block), _heading_titles(stack), False
-        elif only_headings or cur_len < MIN_CHARS:
+        elif (
+            only_headings
+            or cur_len < MIN_CHARS
+            or (cur_len + len(block) + 2 <= MAX_CHARS and _continues(cur[-1], block))
+        ):
             cur.append(block)
             cur_len += len(block) + 2
             only_headings = False
@@ -255,6 +273,10 @@ def _prose_pieces(text: str, kind: str, stack: list[tuple[int, str]], part_type:
 def _last_sentence(text: str) -> str:
     line = text.rsplit("\n", 1)[-1].strip()
     return _SENTENCE_BREAK.split(line)[-1] if len(line) > 40 else line
+
+
+def _only_headings(text: str) -> bool:
+    return text.startswith("#") and all(_HEADING.match(line) for line in text.split("\n") if line.strip())
 
 
 def _introduces(text: str) -> bool:
@@ -382,7 +404,9 @@ def _message_pieces(parts: list[Any]) -> list[_Piece]:
     return pieces
 
 
-def _block_pieces(part: dict[str, Any], t: str, pieces: list[_Piece], heads: list[str], after_text: bool) -> None:
+def _block_pieces(
+    part: dict[str, Any], t: str, pieces: list[_Piece], heads: list[str], after_text: bool
+) -> None:
     if t == "code":
         raw = part.get("code")
         code = raw if isinstance(raw, str) else _as_text(raw)
@@ -419,21 +443,19 @@ def _block_pieces(part: dict[str, Any], t: str, pieces: list[_Piece], heads: lis
     part_types = [t]
     if after_text and pieces and pieces[-1].kind == "prose":
         prev = pieces[-1]
-        if _introduces(prev.content) or (len(prev.content) < MIN_CHARS // 2 and "headings" not in prev.meta
-                                          and prev.content.lstrip().startswith("#")):
-            if len(prev.content) <= LEAD_MAX_CHARS:
-                pieces.pop()
-                lead = prev.content
-                part_types = [*prev.part_types, t]
-            else:
-                lead = _last_sentence(prev.content)
-                if len(lead) > LEAD_MAX_CHARS:
-                    lead = ""
-                intro = prev
-        elif prev.content.lstrip().startswith("#") and len(prev.content) < MIN_CHARS // 2:
+        if _only_headings(prev.content) or (
+            _introduces(prev.content) and len(prev.content) <= LEAD_MAX_CHARS
+        ):
+            # The whole paragraph is the block's introduction (or its section title): one unit.
             pieces.pop()
             lead = prev.content
             part_types = [*prev.part_types, t]
+        elif _introduces(prev.content):
+            # A longer paragraph keeps its own unit; its announcing sentence leads the block.
+            lead = _last_sentence(prev.content)
+            if len(lead) > LEAD_MAX_CHARS:
+                lead = ""
+            intro = prev
     for i, body in enumerate(bodies):
         meta: dict[str, Any] = {}
         if heads:
@@ -465,7 +487,11 @@ def _image_piece(part: dict[str, Any], heads: list[str]) -> _Piece:
         if part.get("size_bytes"):
             desc.append(f"{part['size_bytes']} bytes")
         content = "image" + (f" ({', '.join(desc)})" if desc else "")
-    meta = {k: part[k] for k in ("ref", "mime_type", "width", "height", "size_bytes") if part.get(k) is not None}
+    meta = {
+        k: part[k] for k in ("ref", "mime_type", "width", "height", "size_bytes") if part.get(k) is not None
+    }
+    if not (isinstance(alt, str) and alt.strip()):
+        meta["label_only"] = True
     if heads:
         meta["headings"] = heads
     return _Piece("image", content, meta, ["image"])
@@ -483,7 +509,7 @@ def _attachment_pieces(part: dict[str, Any]) -> list[_Piece]:
     label = name or (part.get("ref") if isinstance(part.get("ref"), str) else None)
     if not label or not label.strip():
         return []  # an attachment with neither name, reference nor text says nothing
-    return [_Piece("attachment", label.strip(), meta, ["attachment"])]
+    return [_Piece("attachment", label.strip(), {**meta, "label_only": True}, ["attachment"])]
 
 
 def _tool_call_pieces(part: dict[str, Any]) -> list[_Piece]:
@@ -533,7 +559,9 @@ def _citation(part: dict[str, Any], pieces: list[_Piece]) -> None:
     if pieces:
         pieces[-1].meta.setdefault("citations", []).append(cite)
         return
-    text = " — ".join(x for x in (part.get("title"), part.get("text"), part.get("url")) if isinstance(x, str) and x)
+    text = " — ".join(
+        x for x in (part.get("title"), part.get("text"), part.get("url")) if isinstance(x, str) and x
+    )
     if text.strip():
         pieces.append(_Piece("citation", text.strip(), cite, ["citation"]))
 
@@ -550,7 +578,12 @@ def _unknown_piece(part: dict[str, Any], pieces: list[_Piece]) -> None:
         return
     original = part.get("original_type") or part.get("type")
     pieces.append(
-        _Piece("unknown", text[:MAX_CHARS], {"original_type": original} if original else {}, [str(part.get("type"))])
+        _Piece(
+            "unknown",
+            text[:MAX_CHARS],
+            {"original_type": original} if original else {},
+            [str(part.get("type"))],
+        )
     )
 
 
@@ -568,6 +601,9 @@ _KIND_TYPES = {
     "citation": "citation",
     "unknown": "unknown",
 }
+
+
+_NO_NATURAL_LANGUAGE = frozenset({"tool", "code", "diagram", "formula"})
 
 
 def _keeps_units(message: dict[str, Any]) -> bool:
@@ -665,14 +701,15 @@ def extract_conversation(
                     utype = "answer" if answers else "statement"
             else:
                 utype = _KIND_TYPES[piece.kind]
-            words = WORD.findall(content[:HEAD_CHARS].lower())
-            cat = "instruction" if instruction else category(content, utype, words)
+            words = words_of(content[:HEAD_CHARS])
+            present = set(words)
+            cat = "instruction" if instruction else category(content, utype, words, present)
             if piece.language is not None:
                 language: str | None = piece.language
-            elif piece.kind in ("tool",):
+            elif piece.kind in _NO_NATURAL_LANGUAGE:
                 language = None
             else:
-                language = natural_language(content, words)
+                language = natural_language(content, present)
             meta = dict(base)
             meta["part_types"] = piece.part_types
             if piece.meta:
@@ -730,7 +767,11 @@ def _tags(utype: str, content: str, piece: _Piece) -> list[str]:
 
 
 def derive_unit(
-    original: UnitDraft, content: str, *, parser_version: str | None = None, metadata: dict[str, Any] | None = None
+    original: UnitDraft,
+    content: str,
+    *,
+    parser_version: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> UnitDraft:
     """A remix of ``original``: new content whose lineage (``parent_id``) is the original.
 
@@ -738,7 +779,7 @@ def derive_unit(
     source; its id is derived from the original's id and the new content, so making the
     same remix twice lands on the same unit."""
     h = content_hash(content)
-    words = WORD.findall(content[:HEAD_CHARS].lower())
+    words = words_of(content[:HEAD_CHARS])
     utype = original.type if original.type in UNIT_TYPES else "statement"
     meta = {"derived": True, **(metadata or {})}
     return UnitDraft(
@@ -747,7 +788,9 @@ def derive_unit(
         content_hash=h,
         type=utype,
         category=original.category if original.category == "instruction" else category(content, utype, words),
-        language=original.language if utype in ("code_snippet", "formula", "diagram") else natural_language(content, words),
+        language=original.language
+        if utype in ("code_snippet", "formula", "diagram")
+        else natural_language(content, words),
         conversation_id=original.conversation_id,
         message_id=original.message_id,
         message_index=original.message_index,

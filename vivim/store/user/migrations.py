@@ -436,21 +436,28 @@ _M0007 = Migration(
         # Which conversations have had their units extracted, and from what: a conversation
         # whose content hash or extractor version differs is extracted again.
         "ALTER TABLE conversations ADD COLUMN units_state TEXT",
-        # The role of the message a unit came from, kept on the unit so search can filter
-        # by it without a join per hit.
+        # Kept on the unit so search can filter, order and boost without a join per hit:
+        # the message's role and author (the speaker), and the unit's place in its message.
         "ALTER TABLE atomic_chat_units ADD COLUMN role TEXT",
-        # What the embedding was computed from (the unit plus its context); kept so the
-        # vector can be recomputed by another model without re-extracting.
+        "ALTER TABLE atomic_chat_units ADD COLUMN author TEXT",
+        "ALTER TABLE atomic_chat_units ADD COLUMN position INTEGER NOT NULL DEFAULT 0",
+        # What the full-text index holds for the unit (its text plus captions), kept so the
+        # entry can be removed from the contentless index and the vector recomputed.
         "ALTER TABLE atomic_chat_units ADD COLUMN index_text TEXT",
-        "CREATE INDEX acu_unembedded ON atomic_chat_units(created_at) WHERE embedding IS NULL",
+        "CREATE INDEX acu_unembedded ON atomic_chat_units(conversation_id) WHERE embedding IS NULL",
+        "CREATE INDEX acu_reading_order ON atomic_chat_units(conversation_id, message_index, position)",
         # FTS rowids must be stable, and a rowid table's implicit rowid is not (VACUUM may
         # renumber it), so units get their own integer handle for the full-text index.
         """CREATE TABLE unit_search_rows (
             rowid INTEGER PRIMARY KEY,
             unit_id TEXT NOT NULL UNIQUE REFERENCES atomic_chat_units(id) ON DELETE CASCADE
         )""",
+        # Two columns: the unit's own text, and its date written out ("7 July 2023") so
+        # questions that name a month or year match it as words. Contentless: the text is
+        # already in atomic_chat_units.
         """CREATE VIRTUAL TABLE unit_fts USING fts5(
-            body,
+            own,
+            date,
             content='',
             tokenize='porter unicode61 remove_diacritics 2'
         )""",

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from vivim.domain.times import date_words
+
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -31,6 +33,7 @@ class UnitLike(Protocol):
     extractor_version: str | None
     parser_version: str | None
     role: str | None
+    position: int
     metadata: dict[str, Any]
     tags: list[str]
     quality_overall: float | None
@@ -53,9 +56,9 @@ _UNIT_COLUMNS = (
     "id, author_did, signature, content, content_hash, language, type, category, conversation_id,"
     " message_id, message_index, parent_id, provider, model, source_timestamp, extractor_version,"
     " parser_version, quality_overall, content_richness, structural_integrity, uniqueness,"
-    " rediscovery_score, created_at, indexed_at, metadata, tags, role, index_text"
+    " rediscovery_score, created_at, indexed_at, metadata, tags, role, author, position, index_text"
 )
-_INSERT_UNIT = f"INSERT INTO atomic_chat_units ({_UNIT_COLUMNS}) VALUES ({','.join('?' * 28)})"
+_INSERT_UNIT = f"INSERT INTO atomic_chat_units ({_UNIT_COLUMNS}) VALUES ({','.join('?' * 30)})"
 
 
 def conversation_unit_ids(conn: sqlite3.Connection, conversation_id: str) -> set[str]:
@@ -74,11 +77,14 @@ def delete_units(conn: sqlite3.Connection, unit_ids: Sequence[str]) -> None:
         chunk = list(unit_ids[i : i + 500])
         marks = ",".join("?" * len(chunk))
         rows = conn.execute(
-            f"SELECT r.rowid, u.index_text FROM unit_search_rows r JOIN atomic_chat_units u ON u.id = r.unit_id"
-            f" WHERE r.unit_id IN ({marks})",
+            f"SELECT r.rowid, u.index_text, u.source_timestamp FROM unit_search_rows r"
+            f" JOIN atomic_chat_units u ON u.id = r.unit_id WHERE r.unit_id IN ({marks})",
             chunk,
         ).fetchall()
-        conn.executemany("INSERT INTO unit_fts (unit_fts, rowid, body) VALUES ('delete', ?, ?)", rows)
+        conn.executemany(
+            "INSERT INTO unit_fts (unit_fts, rowid, own, date) VALUES ('delete', ?, ?, ?)",
+            [(rowid, text or "", date_words(ts)) for rowid, text, ts in rows],
+        )
         conn.execute(f"DELETE FROM atomic_chat_units WHERE id IN ({marks})", chunk)
 
 
@@ -88,6 +94,7 @@ def insert_units(
     *,
     author_did: str,
     signatures: Sequence[bytes | None],
+    authors: Sequence[str | None],
     index_texts: Sequence[str],
     created_at: str,
 ) -> None:
@@ -122,9 +129,11 @@ def insert_units(
                 _dumps(u.metadata) if u.metadata else "{}",
                 _dumps(u.tags) if u.tags else "[]",
                 u.role,
+                author,
+                u.position,
                 text,
             )
-            for u, sig, text in zip(units, signatures, index_texts, strict=True)
+            for u, sig, author, text in zip(units, signatures, authors, index_texts, strict=True)
         ],
     )
     conn.executemany("INSERT INTO unit_search_rows (unit_id) VALUES (?)", [(u.id,) for u in units])
@@ -139,8 +148,8 @@ def insert_units(
             ).fetchall()
         )
     conn.executemany(
-        "INSERT INTO unit_fts (rowid, body) VALUES (?, ?)",
-        [(rowids[u.id], text) for u, text in zip(units, index_texts, strict=True)],
+        "INSERT INTO unit_fts (rowid, own, date) VALUES (?, ?, ?)",
+        [(rowids[u.id], text, date_words(u.source_timestamp)) for u, text in zip(units, index_texts, strict=True)],
     )
 
 
@@ -190,12 +199,33 @@ def count_units(conn: sqlite3.Connection) -> tuple[int, int]:
     return total, total - missing
 
 
-def units_without_embeddings(conn: sqlite3.Connection, limit: int) -> list[tuple[str, str]]:
-    return conn.execute(
-        "SELECT id, COALESCE(index_text, content) FROM atomic_chat_units WHERE embedding IS NULL"
-        " ORDER BY created_at LIMIT ?",
-        (limit,),
-    ).fetchall()
+def conversations_needing_embeddings(conn: sqlite3.Connection, limit: int) -> list[str]:
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT conversation_id FROM atomic_chat_units WHERE embedding IS NULL"
+            " AND conversation_id IS NOT NULL LIMIT ?",
+            (limit,),
+        )
+    ]
+
+
+def units_in_reading_order(conn: sqlite3.Connection, conversation_id: str) -> list[tuple[str, str, str, bool]]:
+    """(unit id, speaker, indexed text, has an embedding) in reading order."""
+    return [
+        (r[0], r[1] or "", r[2] or "", bool(r[3]))
+        for r in conn.execute(
+            "SELECT id, COALESCE(author, role), COALESCE(index_text, content), embedding IS NOT NULL"
+            " FROM atomic_chat_units WHERE conversation_id = ? ORDER BY message_index, position, id",
+            (conversation_id,),
+        )
+    ]
+
+
+def clear_embeddings(conn: sqlite3.Connection, conversation_id: str) -> None:
+    """Vectors include neighbouring units; when a conversation's units change, all of its
+    vectors are recomputed."""
+    conn.execute("UPDATE atomic_chat_units SET embedding = NULL WHERE conversation_id = ?", (conversation_id,))
 
 
 def store_embeddings(
@@ -214,7 +244,8 @@ _READ_COLUMNS = (
     " u.source_timestamp, u.extractor_version, u.parser_version, u.quality_overall, u.content_richness,"
     " u.structural_integrity, u.uniqueness, u.rediscovery_score, u.view_count, u.share_count,"
     " u.quote_count, u.sharing_policy, u.sharing_circles, u.created_at, u.indexed_at, u.metadata, u.tags,"
-    " u.role, u.embedding_model, u.embedding_dim, u.signature, m.source_id AS message_source_id"
+    " u.role, u.author, u.position, u.embedding_model, u.embedding_dim, u.signature,"
+    " m.source_id AS message_source_id"
 )
 
 

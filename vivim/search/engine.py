@@ -1,0 +1,213 @@
+"""Hybrid search over a user's units: BM25 (FTS5) and cosine similarity, fused.
+
+The recipe (measured on LoCoMo in benchmarks/locomo_research.py; docs/UNITS.md):
+1. Names of the vault's participants (message authors) are taken out of the query: they
+   match a huge share of units and say nothing about content. A question that names
+   exactly one participant boosts that participant's units instead.
+2. Full text: the remaining words, stopwords dropped, OR-ed, BM25 over each unit's own
+   text and its date written out; each hit passes half its score to the units next to it
+   in the conversation and a quarter to those two away (a turn is answered in context).
+3. Vectors: cosine between the query and each unit's context vector (see indexer.py).
+4. Fusion over the union of both candidate lists: 0.5 * bm25 / max(bm25) plus
+   0.5 * cosine rescaled so the candidate list spans [0, 1]; + 0.25 for the named speaker.
+
+Full-text search works on every unit as soon as it is extracted; vectors join in as the
+background indexer embeds units. Filters apply to both sides before fusion.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from vivim.domain.times import parse_time
+from vivim.embed.base import Embedder
+from vivim.search.query import fts_match
+from vivim.search.vectors import UnitIndex, index_for, top_k
+from vivim.store.user.db import UserStore
+
+CANDIDATES = 200
+BM25_WEIGHTS = (1.0, 0.5)  # own text, date
+SPREAD_NEAR, SPREAD_FAR = 0.5, 0.25
+LEXICAL_WEIGHT = 0.5
+SPEAKER_BOOST = 0.25
+
+
+@dataclass(frozen=True)
+class Filters:
+    provider: str | None = None
+    conversation_id: str | None = None
+    type: str | None = None
+    role: str | None = None
+    since: str | None = None
+    """ISO 8601; units whose source message is at or after this time."""
+    until: str | None = None
+
+    def any(self) -> bool:
+        return any(v is not None for v in asdict(self).values())
+
+
+@dataclass
+class Hit:
+    unit_id: str
+    conversation_id: str | None
+    message_id: str | None
+    message_source_id: str | None
+    """The provider's own id of the message the unit came from."""
+    score: float
+    text: str
+    type: str
+    role: str | None
+    author: str | None
+    provider: str | None
+    source_timestamp: str | None
+    conversation_title: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def named_participants(query: str, participants: list[str]) -> list[str]:
+    return [p for p in participants if re.search(rf"\b{re.escape(p)}\b", query, re.IGNORECASE)]
+
+
+def strip_names(query: str, names: list[str]) -> str:
+    out = query
+    for name in names:
+        out = re.sub(rf"\b{re.escape(name)}(?:['’]s)?\b", " ", out, flags=re.IGNORECASE)
+    out = re.sub(r"\s+", " ", out).strip()
+    return out or query
+
+
+def _mask(ix: UnitIndex, filters: Filters) -> np.ndarray | None:
+    if not filters.any():
+        return None
+    mask = np.ones(len(ix.ids), dtype=bool)
+    for field, value in (
+        ("provider", filters.provider),
+        ("conversation", filters.conversation_id),
+        ("type", filters.type),
+        ("role", filters.role),
+    ):
+        if value is not None:
+            mask &= getattr(ix, field) == ix.code(field, value)
+    for bound, keep in ((filters.since, np.greater_equal), (filters.until, np.less)):
+        if bound:
+            when = parse_time(bound)
+            if when is None:
+                from vivim.domain.errors import VivimError
+
+                raise VivimError(f"{bound!r} is not a date or time (use ISO 8601, e.g. 2024-05-01)")
+            with np.errstate(invalid="ignore"):
+                mask &= keep(ix.timestamp, when.timestamp())
+    return mask
+
+
+def lexical(conn: sqlite3.Connection, ix: UnitIndex, query: str, mask: np.ndarray | None) -> dict[int, float]:
+    """Row -> BM25 score (higher is better), with the neighbour spread."""
+    match = fts_match(query)
+    if match is None:
+        return {}
+    weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+    # Over-fetch when filtering: the filter is applied after the full-text ranking.
+    limit = CANDIDATES if mask is None else CANDIDATES * 10
+    found = conn.execute(
+        f"SELECT rowid, -bm25(unit_fts, {weights}) FROM unit_fts WHERE unit_fts MATCH ? ORDER BY rank LIMIT ?",
+        (match, limit),
+    ).fetchall()
+    scores: dict[int, float] = {}
+    for rowid, s in found:
+        row = ix.row_of_rowid(rowid)
+        if row is not None:  # extracted after the index was loaded: picked up on reload
+            scores[row] = s
+    if mask is not None:
+        scores = {r: s for r, s in scores.items() if mask[r]}
+        scores = dict(sorted(scores.items(), key=lambda kv: -kv[1])[:CANDIDATES])
+    spread = dict(scores)
+    for row, s in scores.items():
+        for offset, w in ((-1, SPREAD_NEAR), (1, SPREAD_NEAR), (-2, SPREAD_FAR), (2, SPREAD_FAR)):
+            j = ix.neighbour(row, offset)
+            if j is not None and (mask is None or mask[j]):
+                spread[j] = spread.get(j, 0.0) + w * s
+    return spread
+
+
+def semantic(ix: UnitIndex, query_vector: np.ndarray, mask: np.ndarray | None) -> dict[int, float]:
+    if not ix.has_vector.any():
+        return {}
+    scores = ix.matrix @ query_vector
+    keep = ix.has_vector if mask is None else ix.has_vector & mask
+    scores = np.where(keep, scores, -np.inf)
+    idx = top_k(scores, CANDIDATES)
+    return {int(i): float(scores[i]) for i in idx if np.isfinite(scores[i])}
+
+
+def fuse(lex: dict[int, float], dense: dict[int, float]) -> dict[int, float]:
+    top_lex = max(lex.values(), default=0.0) or 1.0
+    lo, hi = (min(dense.values()), max(dense.values())) if dense else (0.0, 1.0)
+    span = (hi - lo) or 1.0
+    return {
+        i: LEXICAL_WEIGHT * lex.get(i, 0.0) / top_lex
+        + (1 - LEXICAL_WEIGHT) * ((dense[i] - lo) / span if i in dense else 0.0)
+        for i in lex.keys() | dense.keys()
+    }
+
+
+class SearchEngine:
+    """Hybrid search. ``embedder`` may be None (full text only)."""
+
+    def __init__(self, embedder: Embedder | None) -> None:
+        self.embedder = embedder
+
+    def search(
+        self, store: UserStore, query: str, *, limit: int = 10, filters: Filters | None = None
+    ) -> list[Hit]:
+        filters = filters or Filters()
+        limit = max(1, min(limit, 1000))
+        ix = index_for(store)
+        if not ix.ids or not query.strip():
+            return []
+        mask = _mask(ix, filters)
+        named = named_participants(query, ix.participants)
+        content_query = strip_names(query, named)
+        with store.read() as conn:
+            lex = lexical(conn, ix, content_query, mask)
+        dense: dict[int, float] = {}
+        if self.embedder is not None and ix.model == self.embedder.model_id:
+            dense = semantic(ix, self.embedder.embed_query(content_query), mask)
+        fused = fuse(lex, dense)
+        if len(named) == 1:
+            # Naming both participants says nothing about whose turn holds the answer.
+            speaker = ix.code("author", named[0])
+            for row in fused:
+                if ix.author[row] == speaker:
+                    fused[row] += SPEAKER_BOOST
+        best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        return self._hits(store, ix, best)
+
+    def _hits(self, store: UserStore, ix: UnitIndex, best: list[tuple[int, float]]) -> list[Hit]:
+        if not best:
+            return []
+        ids = [ix.ids[row] for row, _ in best]
+        with store.read() as conn:
+            rows = conn.execute(
+                "SELECT u.id, u.conversation_id, u.message_id, m.source_id, u.content, u.type, u.role, u.author,"
+                " u.provider, u.source_timestamp, c.title FROM atomic_chat_units u"
+                " LEFT JOIN messages m ON m.id = u.message_id LEFT JOIN conversations c ON c.id = u.conversation_id"
+                f" WHERE u.id IN ({','.join('?' * len(ids))})",
+                ids,
+            ).fetchall()
+        by_id = {r[0]: r for r in rows}
+        hits = []
+        for (_row, score), uid in zip(best, ids, strict=True):
+            r = by_id.get(uid)
+            if r is None:  # deleted since the index was loaded
+                continue
+            hits.append(
+                Hit(uid, r[1], r[2], r[3], round(score, 6), r[4], r[5], r[6], r[7], r[8], r[9], r[10])
+            )
+        return hits
