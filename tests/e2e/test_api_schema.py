@@ -15,6 +15,7 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi import checks as openapi_checks
 
@@ -98,4 +99,9 @@ def test_every_operation_answers_within_its_schema_and_never_with_a_server_error
     def run(case: Any) -> None:
         case.call_and_validate(headers=headers, checks=CHECKS)
 
-    run()
+    try:
+        run()
+    except Unsatisfiable:
+        # An operation with no input at all cannot be sent invalid input.
+        assert mode is GenerationMode.NEGATIVE
+        pytest.skip(f"{method} {path} takes no input to make invalid")

@@ -1,0 +1,224 @@
+"""Units, indexing and hybrid search on real user DBs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes import HashingEmbedder
+from vivim.app import UserRecord, Vivim
+from vivim.capture.importer import Importer
+from vivim.search.engine import Filters, SearchEngine
+from vivim.search.indexer import Indexer
+from vivim.store.user import units as unit_store
+
+VAULT = {
+    "format": "vivim.conversations/v1",
+    "conversations": [
+        {
+            "id": "wal",
+            "title": "SQLite WAL",
+            "provider": "chatgpt",
+            "created_at": "2024-03-02T09:00:00Z",
+            "messages": [
+                {
+                    "id": "w1",
+                    "role": "user",
+                    "author": "ana",
+                    "created_at": "2024-03-02T09:00:00Z",
+                    "text": "Readers block while my import runs on SQLite. What should I change?",
+                },
+                {
+                    "id": "w2",
+                    "parent_id": "w1",
+                    "role": "assistant",
+                    "author": "gpt-4o",
+                    "created_at": "2024-03-02T09:00:10Z",
+                    "text": "Enable write-ahead logging so readers never wait for the writer:\n\n"
+                    "```python\nconn.execute('PRAGMA journal_mode=WAL')\n```",
+                },
+            ],
+        },
+        {
+            "id": "trip",
+            "title": "Dolomites",
+            "provider": "claude",
+            "created_at": "2024-07-10T18:00:00Z",
+            "messages": [
+                {
+                    "id": "t1",
+                    "role": "user",
+                    "author": "ana",
+                    "created_at": "2024-07-10T18:00:00Z",
+                    "text": "I am vegetarian and want a five day hut to hut hike in September.",
+                },
+                {
+                    "id": "t2",
+                    "parent_id": "t1",
+                    "role": "assistant",
+                    "author": "claude",
+                    "created_at": "2024-07-10T18:00:30Z",
+                    "text": "The Alta Via 1 fits five days; the huts serve vegetarian dinners.",
+                },
+            ],
+        },
+    ],
+}
+
+
+@pytest.fixture
+def ana(vivim: Vivim, tmp_path: Path) -> UserRecord:
+    user = vivim.create_user("ana")
+    path = tmp_path / "vault.json"
+    path.write_text(json.dumps(VAULT))
+    assert Importer(store=vivim.store(user), master=vivim.master, user_id=user.id).import_paths([path]).ok
+    return user
+
+
+def indexer(vivim: Vivim, user: UserRecord, embedder: Any = None) -> Indexer:
+    return Indexer(vivim.store(user), keypair=vivim.keypair(user), embedder=embedder)
+
+
+def test_search_on_an_empty_vault_returns_nothing(vivim: Vivim) -> None:
+    user = vivim.create_user("empty")
+    engine = SearchEngine(HashingEmbedder())
+    assert engine.search(vivim.store(user), "anything at all") == []
+    indexer(vivim, user, HashingEmbedder()).run()
+    assert engine.search(vivim.store(user), "anything at all") == []
+
+
+def test_full_text_search_works_before_anything_is_embedded(vivim: Vivim, ana: UserRecord) -> None:
+    indexer(vivim, ana).run(embed=False)
+    hits = SearchEngine(HashingEmbedder()).search(vivim.store(ana), "vegetarian hike", limit=3)
+    assert hits and hits[0].conversation_id is not None
+    assert "vegetarian" in hits[0].text
+    assert hits[0].message_source_id in {"t1", "t2"}  # the provider's own message id
+    assert hits[0].provider == "claude"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"',
+        'unbalanced "quote',
+        "a*",
+        "NEAR(wal readers)",
+        "-writer",
+        "wal AND OR NOT",
+        "col:x",
+        "((",
+        "^",
+        "",
+    ],
+)
+def test_queries_with_fts_syntax_never_error(vivim: Vivim, ana: UserRecord, query: str) -> None:
+    indexer(vivim, ana, HashingEmbedder()).run()
+    SearchEngine(HashingEmbedder()).search(vivim.store(ana), query)
+
+
+def test_filters_narrow_both_sides(vivim: Vivim, ana: UserRecord) -> None:
+    indexer(vivim, ana, HashingEmbedder()).run()
+    engine, store = SearchEngine(HashingEmbedder()), vivim.store(ana)
+    query = "readers writer vegetarian hike"
+    assert {h.provider for h in engine.search(store, query, filters=Filters(provider="claude"))} == {"claude"}
+    assert {h.role for h in engine.search(store, query, filters=Filters(role="assistant"))} == {"assistant"}
+    code = engine.search(store, "journal_mode WAL", filters=Filters(type="code_snippet"))
+    assert code and {h.type for h in code} == {"code_snippet"}
+    july = engine.search(store, query, filters=Filters(since="2024-07-01", until="2024-08-01"))
+    assert july and all(h.source_timestamp.startswith("2024-07") for h in july)
+    with sqlite3.connect(vivim.router.path_for(ana.id)) as conn:
+        wal_id = conn.execute("SELECT id FROM conversations WHERE source_id = 'wal'").fetchone()[0]
+    one = engine.search(store, query, filters=Filters(conversation_id=wal_id))
+    assert one and {h.conversation_id for h in one} == {wal_id}
+    assert engine.search(store, query, filters=Filters(provider="nobody")) == []
+
+
+def test_a_named_participant_is_matched_by_who_spoke_not_by_the_word(vivim: Vivim, ana: UserRecord) -> None:
+    indexer(vivim, ana, HashingEmbedder()).run()
+    hits = SearchEngine(HashingEmbedder()).search(vivim.store(ana), "What does ana want to hike?", limit=2)
+    assert hits[0].author == "ana" and "hike" in hits[0].text
+
+
+def test_reextracting_an_unchanged_vault_keeps_unit_ids(
+    vivim: Vivim, ana: UserRecord, tmp_path: Path
+) -> None:
+    indexer(vivim, ana).run(embed=False)
+    with vivim.store(ana).read() as conn:
+        before = {r[0] for r in conn.execute("SELECT id FROM atomic_chat_units")}
+        conn.execute("UPDATE conversations SET units_state = NULL")  # force re-extraction
+    report = indexer(vivim, ana).run(embed=False)
+    with vivim.store(ana).read() as conn:
+        after = {r[0] for r in conn.execute("SELECT id FROM atomic_chat_units")}
+    assert before == after and report.units_added == report.units_removed == 0
+    # A changed message replaces only its own units.
+    grown = json.loads(json.dumps(VAULT))
+    grown["conversations"][1]["messages"][1]["text"] = (
+        "The Alta Via 2 is harder; huts still serve vegetarian food."
+    )
+    path = tmp_path / "grown.json"
+    path.write_text(json.dumps(grown))
+    Importer(store=vivim.store(ana), master=vivim.master, user_id=ana.id).import_paths([path])
+    report = indexer(vivim, ana).run(embed=False)
+    with vivim.store(ana).read() as conn:
+        again = {r[0] for r in conn.execute("SELECT id FROM atomic_chat_units")}
+    assert report.units_removed >= 1 and report.units_added >= 1
+    assert len(before - again) == report.units_removed and len(again - before) == report.units_added
+
+
+def test_a_killed_embedding_run_resumes_where_it_stopped(
+    vivim: Vivim, ana: UserRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vivim.search.indexer as ix
+
+    monkeypatch.setattr(ix, "EMBED_BATCH", 1)  # one conversation per committed batch
+    indexer(vivim, ana).run(embed=False)
+    with pytest.raises(KeyboardInterrupt):
+        indexer(vivim, ana, HashingEmbedder(fail_after_batches=1)).run()
+    with vivim.store(ana).read() as conn:
+        total, embedded = unit_store.count_units(conn)
+    assert 0 < embedded < total
+    counting = HashingEmbedder()
+    report = indexer(vivim, ana, counting).run()
+    with vivim.store(ana).read() as conn:
+        assert unit_store.count_units(conn) == (total, total)
+    assert report.units_embedded == total - embedded  # nothing embedded twice
+    with vivim.store(ana).read() as conn:
+        models = {
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT embedding_model || ':' || embedding_dim FROM atomic_chat_units"
+            )
+        }
+    assert models == {"test-hashing-64:64"}
+
+
+def test_every_unit_is_signed_and_tampering_is_detected(
+    vivim: Vivim, ana: UserRecord, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.e2e.cli import vivim as cli
+
+    indexer(vivim, ana).run(embed=False)
+    vivim.router.close_all()
+    ok = cli(capsys, "--user", "ana", "verify", "--json")
+    assert ok.code == 0 and ok.json()["invalid"] == 0 and ok.json()["units"] > 0
+    with sqlite3.connect(vivim.router.path_for(ana.id)) as conn:
+        conn.execute(
+            "UPDATE atomic_chat_units SET content = content || ' (edited)' WHERE rowid = (SELECT MIN(rowid) FROM atomic_chat_units)"
+        )
+    bad = cli(capsys, "--user", "ana", "verify", "--json")
+    assert bad.code == 1 and bad.json()["invalid"] == 1
+
+
+def test_search_with_the_real_local_model_finds_the_paraphrase(vivim: Vivim, ana: UserRecord) -> None:
+    """No word of the query is in the answer: only the embedding model can find it."""
+    indexer(vivim, ana, vivim.embedder).run()
+    hits = vivim.search_engine().search(vivim.store(ana), "concurrent database access locking", limit=3)
+    assert hits and hits[0].conversation_title == "SQLite WAL"
+    with vivim.store(ana).read() as conn:
+        assert {r[0] for r in conn.execute("SELECT DISTINCT embedding_model FROM atomic_chat_units")} == {
+            "all-MiniLM-L6-v2-onnx-int8"
+        }
