@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import time
 from typing import Any
 
@@ -29,7 +28,7 @@ from vivim.capture.base import Source
 from vivim.capture.chatgpt import PARSER
 from vivim.capture.normalize import normalize
 from vivim.domain.conversation import ParsedConversation
-from vivim.units.extract import extract_conversation
+from vivim.units.extract import extract_conversation, inputs_from_rows
 from vivim.units.links import structural_links
 from vivim.units.neardup import NearDuplicateIndex
 from vivim.units.quality import score_intrinsic, score_units
@@ -46,39 +45,7 @@ def build_inputs(n_conversations: int, n_messages: int) -> list[tuple[dict[str, 
     for item in PARSER.parse(source):
         if not isinstance(item, ParsedConversation):
             continue
-        rows = normalize(item, with_tokens=False)
-        conversation = {
-            "id": rows.id,
-            "provider": rows.provider,
-            "source_id": rows.source_id,
-            "title": rows.title,
-            "model": rows.model,
-            "created_at": rows.created_at,
-        }
-        messages = [
-            {
-                "id": m.id,
-                "conversation_id": rows.id,
-                "source_id": m.source_id,
-                "parent_id": m.parent_id,
-                "role": m.role,
-                "author": m.author,
-                "parts": json.loads(m.parts_json),
-                "content_hash": m.content_hash,
-                "version": 1,
-                "created_at": m.created_at,
-                "message_index": m.message_index,
-                "status": m.status,
-                "finish_reason": m.finish_reason,
-                "token_count": m.token_count,
-                "model": m.model,
-                "hidden": bool(m.hidden),
-                "on_current_path": bool(m.on_current_path),
-                "metadata": json.loads(m.metadata_json),
-            }
-            for m in rows.messages
-        ]
-        out.append((conversation, messages))
+        out.append(inputs_from_rows(normalize(item, with_tokens=False)))
     return out
 
 

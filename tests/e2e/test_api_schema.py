@@ -57,7 +57,15 @@ def api_state(tmp_path: Path) -> Iterator[dict[str, Any]]:
         insert_unit(v, alice.user, unit_id="u" * 32, conversation_id=conv_id, content="a fact")
         insert_unit(v, alice.user, unit_id="w" * 32, conversation_id=conv_id, content="another")
         insert_link(v, alice.user, link_id="l" * 32, source="u" * 32, target="w" * 32)
-        yield {"app": app, "token": alice.access}
+        api_token = client.post(f"{API}/tokens", json={"name": "fuzz"}, headers=alice.headers).json()["id"]
+        ids = {
+            "conversation_id": conv_id,
+            "unit_id": "u" * 32,
+            "device_id": alice.device_id,
+            "token_id": api_token,
+            "job_id": job["id"],
+        }
+        yield {"app": app, "token": alice.access, "ids": ids}
     v.close()
 
 
@@ -82,10 +90,10 @@ CHECKS = [
 ]
 
 
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
+@pytest.mark.parametrize("mode", ["valid", "invalid", "known-ids"])
 @pytest.mark.parametrize(("method", "path"), _operations(), ids=lambda v: str(v))
 def test_every_operation_answers_within_its_schema_and_never_with_a_server_error(
-    method: str, path: str, mode: GenerationMode, api_state: dict[str, Any]
+    method: str, path: str, mode: str, api_state: dict[str, Any]
 ) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", api_state["app"])
     operation = schema[path][method]
@@ -94,7 +102,14 @@ def test_every_operation_answers_within_its_schema_and_never_with_a_server_error
     token = "vpt_" + "x" * 43 if path == f"{API}/auth/logout" else api_state["token"]
     headers = {"Authorization": f"Bearer {token}"}
 
-    @given(case=operation.as_strategy(generation_mode=mode))
+    # "known-ids": valid input with path ids of objects that exist, so that the answers
+    # checked against the schema include real conversations, units, devices and jobs.
+    known = {k: v for k, v in api_state["ids"].items() if "{" + k + "}" in path} if mode == "known-ids" else None
+    if mode == "known-ids" and not known:
+        pytest.skip(f"{method} {path} takes no id")
+    generation = GenerationMode.NEGATIVE if mode == "invalid" else GenerationMode.POSITIVE
+
+    @given(case=operation.as_strategy(generation_mode=generation, path_parameters=known))
     @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def run(case: Any) -> None:
         case.call_and_validate(headers=headers, checks=CHECKS)
@@ -103,5 +118,5 @@ def test_every_operation_answers_within_its_schema_and_never_with_a_server_error
         run()
     except Unsatisfiable:
         # An operation with no input at all cannot be sent invalid input.
-        assert mode is GenerationMode.NEGATIVE
+        assert mode == "invalid"
         pytest.skip(f"{method} {path} takes no input to make invalid")

@@ -82,7 +82,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # Every authenticated route may answer these.
-AUTHENTICATED = error_responses(401, 403, 422, 503)
+AUTHENTICATED = error_responses(400, 401, 403, 422, 503)
 
 
 def _body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -148,7 +148,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, f"http_{exc.status_code}")
+        code = {400: "invalid_body", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}.get(exc.status_code, f"http_{exc.status_code}")
         message = exc.detail if isinstance(exc.detail, str) else "error"
         return error_json(exc.status_code, code, message, getattr(exc, "headers", None))
 

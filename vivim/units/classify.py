@@ -48,7 +48,7 @@ _STOPWORDS_BY_LANGUAGE: dict[str, frozenset[str]] = {
     "en": frozenset(
         "the and is are was were of to in that it for with as on be this you not or but have has had what "
         "how can i we they he she at by from an a my your do does did if so will would there their which "
-        "about just me our been being when where why who also than then them these those its into could "
+        "about just me our been being when where why who also than then them these those its into could here "
         "should please thanks thank hello hi yes ok okay".split()
     ),
     "de": frozenset(
@@ -153,6 +153,8 @@ PERSONAL = frozenset(
     "health sick doctor hobby hobbies weekend vacation holiday home pet dog cat school career grateful "
     "proud excited nervous anxious married baby parents grandma grandpa".split()
 )
+# Single letters and digits are word debris ("s" of "it's"), not content.
+_SINGLE_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _FIRST_PERSON = frozenset("i me my mine myself i'm im".split())
 # Identifiers and file names are strong technical signals that no word list catches. Each
 # pattern only runs when a cheap substring test says it can match.
@@ -211,7 +213,7 @@ def category(text: str, unit_type: str, words: list[str], present: set[str] | No
     n = len(words)
     if present is None:
         present = set(words)
-    content = {w for w in present - STOPWORDS if len(w) > 1}
+    content = present - STOPWORDS - _SINGLE_CHARACTERS
     if not content:
         return "conversational"
     if n <= 12:

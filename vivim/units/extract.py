@@ -14,11 +14,14 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vivim.domain.canonical import content_hash
 from vivim.domain.ids import derived_id
 from vivim.units.classify import HEAD_CHARS, category, code_language, is_question, natural_language, words_of
+
+if TYPE_CHECKING:
+    from vivim.store.user.conversations import ConversationRows
 
 EXTRACTOR_VERSION = "units-1"
 """Bumped whenever a rule change would split, type or classify a message differently."""
@@ -212,6 +215,17 @@ def _prose_pieces(text: str, kind: str, stack: list[tuple[int, str]], part_type:
     cur_heads: list[str] = []
     only_headings = False
 
+    def _joins_previous(blocks: list[str], length: int, heads: list[str]) -> bool:
+        # A tiny fragment usually finishes the paragraph before it ("In short: yes."); one
+        # that announces what follows (ends with ':') or opens a section goes forward.
+        return (
+            bool(groups)
+            and not blocks[-1].rstrip(" *_").endswith((":", "："))
+            and groups[-1][2] == heads
+            and not groups[-1][3]
+            and groups[-1][1] + length + 2 <= MAX_CHARS
+        )
+
     def close() -> None:
         if cur is None:
             return
@@ -245,7 +259,7 @@ def _prose_pieces(text: str, kind: str, stack: list[tuple[int, str]], part_type:
             cur, cur_len, cur_heads, only_headings = [block], len(block), _heading_titles(stack), False
         elif (
             only_headings
-            or cur_len < MIN_CHARS
+            or (cur_len < MIN_CHARS and not _joins_previous(cur, cur_len, cur_heads))
             or (cur_len + len(block) + 2 <= MAX_CHARS and _continues(cur[-1], block))
         ):
             cur.append(block)
@@ -805,3 +819,43 @@ def derive_unit(
         metadata=meta,
         tags=list(original.tags),
     )
+
+
+def inputs_from_rows(rows: ConversationRows) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The conversation and message dicts that ``get_conversation`` / ``get_messages``
+    would return for freshly normalised rows, so units can be extracted at import time
+    without reading the rows back."""
+    conversation = {
+        "id": rows.id,
+        "provider": rows.provider,
+        "source_id": rows.source_id,
+        "source_url": rows.source_url,
+        "title": rows.title,
+        "model": rows.model,
+        "created_at": rows.created_at,
+        "updated_at": rows.updated_at,
+    }
+    messages = [
+        {
+            "id": m.id,
+            "conversation_id": rows.id,
+            "source_id": m.source_id,
+            "parent_id": m.parent_id,
+            "role": m.role,
+            "author": m.author,
+            "parts": json.loads(m.parts_json),
+            "content_hash": m.content_hash,
+            "version": 1,
+            "created_at": m.created_at,
+            "message_index": m.message_index,
+            "status": m.status,
+            "finish_reason": m.finish_reason,
+            "token_count": m.token_count,
+            "model": m.model,
+            "hidden": bool(m.hidden),
+            "on_current_path": bool(m.on_current_path),
+            "metadata": json.loads(m.metadata_json) if m.metadata_json else {},
+        }
+        for m in rows.messages
+    ]
+    return conversation, messages

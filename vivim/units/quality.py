@@ -3,7 +3,7 @@
 - ``content_richness``: how much information a unit carries.
 - ``structural_integrity``: whether it stands alone.
 - ``uniqueness``: 1 - similarity to the nearest of the user's other units.
-- ``quality_overall``: a weighted sum of the three.
+- ``quality_overall``: richness weighted by integrity and uniqueness.
 - ``rediscovery_score``: how valuable and how forgotten a unit is now.
 
 All scores are in [0, 1], rounded to 4 decimals, and pure functions of their inputs.
@@ -23,7 +23,7 @@ from vivim.units.extract import UnitDraft
 from vivim.units.neardup import NearDuplicateIndex
 
 # --- weights and scales (documented in docs/UNITS.md) ---------------------------------------
-W_RICHNESS, W_INTEGRITY, W_UNIQUENESS = 0.5, 0.25, 0.25
+BASE, W_INTEGRITY, W_UNIQUENESS = 0.4, 0.3, 0.3
 INFO_SCALE = 30.0
 """Information units at which richness reaches 63 % of its information share."""
 LENGTH_SCALE = 800.0
@@ -183,8 +183,12 @@ def _ends_as_block(content: str) -> bool:
 
 # --- overall, rediscovery --------------------------------------------------------------------
 def quality_overall(richness: float, integrity: float, uniqueness: float) -> float:
-    """0.5 * richness + 0.25 * integrity + 0.25 * uniqueness."""
-    return _round(W_RICHNESS * richness + W_INTEGRITY * integrity + W_UNIQUENESS * uniqueness)
+    """richness * (0.4 + 0.3 * integrity + 0.3 * uniqueness).
+
+    Richness scales the whole: a unit that says nothing ("ok thanks") is worth nothing
+    however whole and unique it is, while a rich unit keeps at least 40 % of its richness
+    when it is a fragment and a copy."""
+    return _round(richness * (BASE + W_INTEGRITY * integrity + W_UNIQUENESS * uniqueness))
 
 
 def _as_time(value: datetime | str | None) -> datetime | None:

@@ -25,7 +25,7 @@ UserAgent = Annotated[str | None, Header(include_in_schema=False)]
 @router.post(
     "/challenge",
     response_model=ChallengeResponse,
-    responses=error_responses(401, 403, 422, 429, 503),
+    responses=error_responses(400, 401, 403, 422, 429, 503),
     summary="Ask for a nonce to sign",
 )
 def challenge(
@@ -52,7 +52,7 @@ def challenge(
 @router.post(
     "/token",
     response_model=TokenResponse,
-    responses=error_responses(401, 403, 409, 422, 429, 503),
+    responses=error_responses(400, 401, 403, 409, 422, 429, 503),
     summary="Exchange a signed challenge for an access and a refresh token",
 )
 def token(
@@ -92,7 +92,7 @@ def token(
 @router.post(
     "/refresh",
     response_model=TokenResponse,
-    responses=error_responses(401, 403, 422, 429, 503),
+    responses=error_responses(400, 401, 403, 422, 429, 503),
     summary="Rotate a refresh token: new access and refresh tokens, the old ones stop working",
 )
 def refresh(body: RefreshRequest, v: VivimDep, config: ConfigDep, limiter: LimiterDep, ip: ClientIp) -> TokenResponse:
