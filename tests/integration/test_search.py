@@ -222,3 +222,42 @@ def test_search_with_the_real_local_model_finds_the_paraphrase(vivim: Vivim, ana
         assert {r[0] for r in conn.execute("SELECT DISTINCT embedding_model FROM atomic_chat_units")} == {
             "all-MiniLM-L6-v2-onnx-int8"
         }
+
+
+def test_related_links_join_similar_units_across_conversations_only(vivim: Vivim, tmp_path: Path) -> None:
+    from vivim.units.links import RELATED_THRESHOLD
+
+    user = vivim.create_user("rel")
+    text = "Vacuum the SQLite database after deleting many rows to reclaim disk space."
+    vault = {
+        "format": "vivim.conversations/v1",
+        "conversations": [
+            {
+                "id": f"c{i}",
+                "title": f"c{i}",
+                "provider": "chatgpt",
+                "messages": [
+                    {"id": "m1", "role": "user", "text": text},
+                    {
+                        "id": "m2",
+                        "parent_id": "m1",
+                        "role": "assistant",
+                        "text": f"Unrelated answer number {i} about tulips.",
+                    },
+                ],
+            }
+            for i in range(2)
+        ],
+    }
+    path = tmp_path / "rel.json"
+    path.write_text(json.dumps(vault))
+    Importer(store=vivim.store(user), master=vivim.master, user_id=user.id).import_paths([path])
+    report = indexer(vivim, user, HashingEmbedder()).run()
+    assert report.related_links >= 1
+    with vivim.store(user).read() as conn:
+        rows = conn.execute(
+            "SELECT s.conversation_id, t.conversation_id, l.weight, s.content FROM acu_links l"
+            " JOIN atomic_chat_units s ON s.id = l.source_id JOIN atomic_chat_units t ON t.id = l.target_id"
+            " WHERE l.relation = 'related'"
+        ).fetchall()
+    assert rows and all(a != b and w >= RELATED_THRESHOLD for a, b, w, _ in rows)

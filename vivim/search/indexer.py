@@ -29,18 +29,20 @@ import numpy as np
 from vivim.embed.base import Embedder, vector_to_blob
 from vivim.identity.keys import KeyPair
 from vivim.identity.signing import sign_unit
-from vivim.search.vectors import bump_search_generation
+from vivim.search.vectors import bump_search_generation, index_for, top_k
 from vivim.store.user import units as unit_store
 from vivim.store.user.conversations import get_conversation, get_messages
 from vivim.store.user.db import UserStore
 from vivim.units.extract import EXTRACTOR_VERSION, UnitDraft, extract_conversation
-from vivim.units.links import structural_links
+from vivim.units.links import related_links, structural_links
 from vivim.units.neardup import NearDuplicateIndex
 from vivim.units.quality import score_units
 
 NEIGHBOUR_WEIGHT = 0.7
 EXTRACT_BATCH = 200  # conversations per transaction
 EMBED_BATCH = 64  # conversations per transaction
+RELATED_BATCH = 256  # units per similarity block (256 x all units, float32)
+RELATED_CANDIDATES = 10
 
 ProgressFn = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -51,6 +53,7 @@ class IndexReport:
     units_added: int = 0
     units_removed: int = 0
     units_embedded: int = 0
+    related_links: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -60,6 +63,7 @@ class IndexReport:
             "units_added": self.units_added,
             "units_removed": self.units_removed,
             "units_embedded": self.units_embedded,
+            "related_links": self.related_links,
             "seconds": round(self.seconds, 3),
             "errors": self.errors,
         }
@@ -85,6 +89,7 @@ class Indexer:
         self.parser_version = parser_version
         self.progress = progress or (lambda phase, done, total: None)
         self._neardup: NearDuplicateIndex | None = None
+        self._embedded: list[str] = []
 
     # -- step 1: units ------------------------------------------------------------------------
     def _near_duplicates(self) -> NearDuplicateIndex:
@@ -185,6 +190,7 @@ class Indexer:
                 bump_search_generation(conn)
             done += len(rows)
             report.units_embedded += len(rows)
+            self._embedded.extend(uid for uid, _ in rows)
             self.progress("vectors", done, todo)
             if limit_seconds is not None and time.perf_counter() - t0 > limit_seconds:
                 break
@@ -223,10 +229,47 @@ class Indexer:
             out.append((uid, vector_to_blob((v / norm if norm else v).astype(np.float32))))
         return out
 
+    # -- step 3: related links ----------------------------------------------------------------
+    def link_related(
+        self, report: IndexReport | None = None, unit_ids: list[str] | None = None
+    ) -> IndexReport:
+        """``related`` links from each newly embedded unit to its nearest units in other
+        conversations (cosine of the context vectors >= RELATED_THRESHOLD)."""
+        report = report or IndexReport()
+        ids = unit_ids if unit_ids is not None else self._embedded
+        if not ids or self.embedder is None:
+            return report
+        ix = index_for(self.store)
+        rows = [r for r in (ix.row_of_id(uid) for uid in ids) if r is not None and ix.has_vector[r]]
+        conv_ids = {code: cid for cid, code in ix.vocab["conversation"].items()}
+        created_at = datetime.now(UTC).isoformat()
+        for start in range(0, len(rows), RELATED_BATCH):
+            batch = rows[start : start + RELATED_BATCH]
+            sims = ix.matrix[batch] @ ix.matrix.T
+            links = []
+            for k, row in enumerate(batch):
+                best = top_k(sims[k], RELATED_CANDIDATES)
+                neighbours = [(ix.ids[j], conv_ids[int(ix.conversation[j])], float(sims[k, j])) for j in best]
+                links.extend(
+                    related_links(
+                        ix.ids[row],
+                        conv_ids[int(ix.conversation[row])],
+                        neighbours,
+                        model=self.embedder.model_id,
+                    )
+                )
+            with self.store.transaction() as conn:
+                unit_store.insert_links(conn, links, created_by_did=self.keypair.did, created_at=created_at)
+            report.related_links += len(links)
+            self.progress("links", min(start + RELATED_BATCH, len(rows)), len(rows))
+        self._embedded = []
+        return report
+
     def run(self, *, embed: bool = True) -> IndexReport:
         report = self.extract()
         if embed:
             self.embed(report)
+            self.link_related(report)
         return report
 
 

@@ -46,9 +46,15 @@ class UnitIndex:
     timestamp: np.ndarray  # float64 seconds since epoch; NaN when unknown
     vocab: dict[str, dict[str | None, int]]
     _row_by_rowid: dict[int, int]
+    _row_by_id: dict[str, int] | None = None
 
     def code(self, field: str, value: str | None) -> int:
         return self.vocab[field].get(value, -1)
+
+    def row_of_id(self, unit_id: str) -> int | None:
+        if self._row_by_id is None:
+            self._row_by_id = {uid: i for i, uid in enumerate(self.ids)}
+        return self._row_by_id.get(unit_id)
 
     def row_of_rowid(self, fts_rowid: int) -> int | None:
         return self._row_by_rowid.get(fts_rowid)
