@@ -51,7 +51,9 @@ CONVERSATION = {
 }
 
 
-def _msg(index: int, role: str, parts: list[dict[str, Any]], parent: int | None = None, **extra: Any) -> dict[str, Any]:
+def _msg(
+    index: int, role: str, parts: list[dict[str, Any]], parent: int | None = None, **extra: Any
+) -> dict[str, Any]:
     m: dict[str, Any] = {
         "id": f"{index:032x}",
         "conversation_id": CONVERSATION["id"],
@@ -100,7 +102,9 @@ PARAGRAPH_C = (
 
 # --- real fixtures ---------------------------------------------------------------------------
 def test_the_chatgpt_fixture_with_thinking_tools_images_and_a_branch_becomes_eleven_units() -> None:
-    units = _fixture_units("chatgpt/polylogue__native-conversation-v1.json", "Privacy-safe ChatGPT native fixture")
+    units = _fixture_units(
+        "chatgpt/polylogue__native-conversation-v1.json", "Privacy-safe ChatGPT native fixture"
+    )
     assert [(u.message_index, u.position, u.role, u.type) for u in units] == [
         (0, 0, "system", "statement"),
         (1, 0, "user", "question"),
@@ -141,7 +145,9 @@ def test_the_chatgpt_fixture_with_thinking_tools_images_and_a_branch_becomes_ele
 
 
 def test_every_fixture_unit_carries_its_lineage_and_versions() -> None:
-    units = _fixture_units("chatgpt/polylogue__native-conversation-v1.json", "Privacy-safe ChatGPT native fixture")
+    units = _fixture_units(
+        "chatgpt/polylogue__native-conversation-v1.json", "Privacy-safe ChatGPT native fixture"
+    )
     conversation_ids = {u.conversation_id for u in units}
     assert len(conversation_ids) == 1
     for u in units:
@@ -184,7 +190,9 @@ def test_claude_artifact_turn_keeps_code_with_the_sentence_that_introduces_it() 
     )
     assert css.content.endswith("```")
     assert css.metadata["part_types"] == ["text", "code"]
-    assert turn[6].content.startswith("- Modified the `calculateCost` function to use `trimZeros`:\n\n```javascript\n")
+    assert turn[6].content.startswith(
+        "- Modified the `calculateCost` function to use `trimZeros`:\n\n```javascript\n"
+    )
 
 
 def test_a_long_paragraph_that_announces_code_keeps_its_unit_and_lends_its_last_sentence() -> None:
@@ -192,7 +200,9 @@ def test_a_long_paragraph_that_announces_code_keeps_its_unit_and_lends_its_last_
     turn = _at(units, 17)
     assert len(turn) == 9
     intro, code = turn[4], turn[5]
-    assert intro.type == "statement" and intro.content.startswith("I've made the following changes to implement")
+    assert intro.type == "statement" and intro.content.startswith(
+        "I've made the following changes to implement"
+    )
     assert code.type == "code_snippet" and code.language == "css"
     assert code.content.startswith(
         "Implemented a media query that activates the flex layout when the screen width is at least 768px"
@@ -261,7 +271,11 @@ def test_extracting_the_same_fixture_twice_gives_the_same_ids() -> None:
 def test_paragraphs_become_units_and_a_heading_goes_with_its_first_paragraph() -> None:
     text = f"## Why WAL\n\n{PARAGRAPH_A}\n\n{PARAGRAPH_B}\n\n### Files\n\n{PARAGRAPH_C}"
     units = _extract(_msg(0, "assistant", [_text(text)]))
-    assert [u.content for u in units] == [f"## Why WAL\n\n{PARAGRAPH_A}", PARAGRAPH_B, f"### Files\n\n{PARAGRAPH_C}"]
+    assert [u.content for u in units] == [
+        f"## Why WAL\n\n{PARAGRAPH_A}",
+        PARAGRAPH_B,
+        f"### Files\n\n{PARAGRAPH_C}",
+    ]
     assert [u.metadata.get("headings") for u in units] == [["Why WAL"], ["Why WAL"], ["Why WAL", "Files"]]
     assert [u.position for u in units] == [0, 1, 2]
 
@@ -289,7 +303,9 @@ def test_a_list_stays_with_the_sentence_that_introduces_it() -> None:
 
 
 def test_a_very_long_paragraph_is_cut_at_sentence_boundaries() -> None:
-    sentences = [f"Sentence {i} says one more true thing about write-ahead logging in SQLite." for i in range(60)]
+    sentences = [
+        f"Sentence {i} says one more true thing about write-ahead logging in SQLite." for i in range(60)
+    ]
     text = " ".join(sentences)
     units = _extract(_msg(0, "assistant", [_text(text)]))
     assert len(units) == 4  # 4,554 characters, cut into pieces of at most 1,200
@@ -370,7 +386,11 @@ def test_images_attachments_citations_and_unknown_parts() -> None:
                 {"type": "attachment"},
                 _text(PARAGRAPH_A),
                 {"type": "citation", "url": "https://sqlite.org/wal.html", "title": "Write-Ahead Logging"},
-                {"type": "unknown", "original_type": "widget", "payload": {"type": "widget", "label": "A new widget"}},
+                {
+                    "type": "unknown",
+                    "original_type": "widget",
+                    "payload": {"type": "widget", "label": "A new widget"},
+                },
             ],
         )
     )
@@ -389,7 +409,9 @@ def test_images_attachments_citations_and_unknown_parts() -> None:
     assert [u.metadata["chunk"] for u in units[2:4]] == [[0, 2], [1, 2]]
     assert " ".join(u.content for u in units[2:4]) == extracted
     assert all(u.metadata["name"] == "notes.md" and u.tags == ["md"] for u in units[2:4])
-    assert units[4].metadata["citations"] == [{"url": "https://sqlite.org/wal.html", "title": "Write-Ahead Logging"}]
+    assert units[4].metadata["citations"] == [
+        {"url": "https://sqlite.org/wal.html", "title": "Write-Ahead Logging"}
+    ]
     assert units[5].content == "A new widget" and units[5].metadata["original_type"] == "widget"
 
 
@@ -526,7 +548,11 @@ def test_natural_language_detection(text: str, expected: str | None) -> None:
         ("Hey! Welcome back. What's on your mind?", "statement", "conversational"),
         ("Run `helm rollback staging` and check the deployment logs for errors.", "answer", "technical"),
         ("print(1)", "code_snippet", "technical"),
-        ("Here is the roadmap: phase one sets goals, phase two the milestones and deadlines.", "answer", "planning"),
+        (
+            "Here is the roadmap: phase one sets goals, phase two the milestones and deadlines.",
+            "answer",
+            "planning",
+        ),
         ("Write me a poem and a short story about a dragon.", "question", "creative"),
         ("I went hiking with my wife and kids last weekend and felt so happy.", "statement", "personal"),
         ("Canberra is the capital of Australia.", "answer", "factual"),

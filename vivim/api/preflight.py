@@ -72,31 +72,55 @@ def _check_json(source: Source, show: Callable[[str], str]) -> None:
             ) from None
 
 
+def _check_source(item: Source, provider: str | None, check_json: bool, show: Callable[[str], str]) -> None:
+    try:
+        head = item.head()
+        if not head.strip():
+            raise ApiError(422, "empty_file", f"{show(item.name)}: the file is empty")
+        try:
+            parser = detect(item, provider)
+        except ParseError as exc:
+            raise ApiError(422, "unknown_format", show(str(exc))) from None
+        if check_json and parser.name != "share-page" and _looks_like_json(head):
+            _check_json(item, show)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise ApiError(422, "bad_archive", f"{show(item.name)}: damaged archive member ({exc})") from None
+    except OSError as exc:
+        raise ApiError(422, "unreadable", f"{show(item.name)}: cannot be read: {exc}") from None
+
+
 def preflight(paths: list[Path], *, provider: str | None, check_json: bool, job_dir: Path) -> dict[str, Any]:
     """Raise :class:`ApiError` (422) for an upload that cannot import; else return what the
-    job needs to report progress: ``{"bytes_total": int, "sources": int}``."""
+    job needs to report progress: ``{"bytes_total": int, "sources": int}``.
+
+    Every uploaded file must be importable. An archive is importable when at least one of
+    its members is: provider exports carry members that are not conversations (a ChatGPT
+    export's ``user.json``), which the import reports and skips.
+    """
     show = display_names(job_dir)
     check_provider(provider)
     total = 0
     sources = 0
-    for item in expand(paths):
-        if isinstance(item, SourceProblem):
-            code = {"empty": "empty_archive", "bad_zip": "bad_archive"}.get(item.code, item.code)
-            raise ApiError(422, code, show(item.message))
-        try:
-            head = item.head()
-            if not head.strip():
-                raise ApiError(422, "empty_file", f"{show(item.name)}: the file is empty")
+    for path in paths:
+        items = list(expand([path]))
+        archive = len(items) != 1 or (isinstance(items[0], Source) and "!" in items[0].name)
+        first_error: ApiError | None = None
+        usable = 0
+        for item in items:
             try:
-                parser = detect(item, provider)
-            except ParseError as exc:
-                raise ApiError(422, "unknown_format", show(str(exc))) from None
-            if check_json and parser.name != "share-page" and _looks_like_json(head):
-                _check_json(item, show)
-        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-            raise ApiError(422, "bad_archive", f"{show(item.name)}: damaged archive member ({exc})") from None
-        except OSError as exc:
-            raise ApiError(422, "unreadable", f"{show(item.name)}: cannot be read: {exc}") from None
-        total += item.size or 0
-        sources += 1
+                if isinstance(item, SourceProblem):
+                    code = {"empty": "empty_archive", "bad_zip": "bad_archive"}.get(item.code, item.code)
+                    raise ApiError(422, code, show(item.message))
+                _check_source(item, provider, check_json, show)
+            except ApiError as exc:
+                # Damaged JSON inside an archive refuses it like a damaged file would.
+                if not archive or exc.code in ("malformed_json", "bad_archive"):
+                    raise
+                first_error = first_error or exc
+                continue
+            usable += 1
+            total += item.size or 0
+        if usable == 0:
+            raise first_error or ApiError(422, "empty_archive", f"{show(str(path))}: nothing to import")
+        sources += usable
     return {"bytes_total": total, "sources": sources}

@@ -15,6 +15,7 @@ import contextlib
 import os
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -45,16 +46,22 @@ class KeyPair:
     private_key: bytes
     public_key: bytes
 
-    @property
+    # Cached: indexing signs every unit, and rebuilding the key object and re-encoding the
+    # DID each time cost more than the signature itself.
+    @cached_property
     def did(self) -> str:
         return did_from_public_key(self.public_key)
+
+    @cached_property
+    def _signer(self) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(self.private_key)
 
     @property
     def public_key_b64(self) -> str:
         return b64encode(self.public_key)
 
     def sign(self, message: bytes) -> bytes:
-        return Ed25519PrivateKey.from_private_bytes(self.private_key).sign(message)
+        return self._signer.sign(message)
 
 
 def generate_keypair() -> KeyPair:

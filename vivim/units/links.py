@@ -41,11 +41,11 @@ class LinkDraft:
 
 
 def _stem(word: str) -> str:
-    # Just enough folding that "files"/"file" and "compiling"/"compile" meet.
-    if len(word) > 4:
-        for suffix in ("ing", "ed", "es", "s"):
-            if word.endswith(suffix):
-                return word[: -len(suffix)]
+    # Just enough folding that "files"/"file", "enabled"/"enable" and "compiling"/"compile"
+    # meet; a stem keeps at least three letters.
+    for suffix in ("ing", "ed", "es", "s", "e"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
     return word
 
 
