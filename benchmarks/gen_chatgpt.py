@@ -5,7 +5,8 @@ conversations, each a ``mapping`` tree (root node without a message, then altern
 user/assistant nodes with ``author``, ``content`` {content_type, parts}, ``create_time``,
 ``metadata`` incl. ``model_slug``), ``current_node``, titles and times. Assistant answers
 are markdown with prose, and sometimes fenced code, tables and display math, of realistic
-lengths (user turns ~40-400 characters, answers ~200-2,500). Deterministic for a seed.
+lengths (user turns ~40-400 characters, answers ~200-2,500), with words drawn by Zipf's law
+from a 20,000-word vocabulary. Deterministic for a seed.
 
     .venv/bin/python -m benchmarks.gen_chatgpt OUT.json --conversations 5000 --messages 100000
 """
@@ -13,17 +14,138 @@ lengths (user turns ~40-400 characters, answers ~200-2,500). Deterministic for a
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 from pathlib import Path
 from typing import Any, TextIO
 
-_WORDS = ["the", "a", "to", "of", "and", "in", "is", "it", "you", "that", "for", "on", "with", "as", "this", "be", "are", "can", "use", "your", "not", "or", "by", "from", "an", "if", "data", "model", "function", "value", "memory", "query", "index", "vector", "search", "python", "sqlite", "table", "column", "import", "export", "server", "client", "request", "response", "error", "cache", "token", "budget", "context", "message", "conversation", "user", "assistant", "performance", "latency", "throughput", "batch", "stream", "parse", "json", "schema", "migration", "transaction", "commit", "rollback", "key", "signature", "identity", "device", "sync", "clock", "merge", "conflict", "circle", "share", "permission", "policy", "embedding", "cluster", "topic", "entity", "summary", "note", "project", "goal", "preference", "deploy", "docker", "test", "benchmark", "profile"]
+_WORDS = [
+    "the",
+    "a",
+    "to",
+    "of",
+    "and",
+    "in",
+    "is",
+    "it",
+    "you",
+    "that",
+    "for",
+    "on",
+    "with",
+    "as",
+    "this",
+    "be",
+    "are",
+    "can",
+    "use",
+    "your",
+    "not",
+    "or",
+    "by",
+    "from",
+    "an",
+    "if",
+    "data",
+    "model",
+    "function",
+    "value",
+    "memory",
+    "query",
+    "index",
+    "vector",
+    "search",
+    "python",
+    "sqlite",
+    "table",
+    "column",
+    "import",
+    "export",
+    "server",
+    "client",
+    "request",
+    "response",
+    "error",
+    "cache",
+    "token",
+    "budget",
+    "context",
+    "message",
+    "conversation",
+    "user",
+    "assistant",
+    "performance",
+    "latency",
+    "throughput",
+    "batch",
+    "stream",
+    "parse",
+    "json",
+    "schema",
+    "migration",
+    "transaction",
+    "commit",
+    "rollback",
+    "key",
+    "signature",
+    "identity",
+    "device",
+    "sync",
+    "clock",
+    "merge",
+    "conflict",
+    "circle",
+    "share",
+    "permission",
+    "policy",
+    "embedding",
+    "cluster",
+    "topic",
+    "entity",
+    "summary",
+    "note",
+    "project",
+    "goal",
+    "preference",
+    "deploy",
+    "docker",
+    "test",
+    "benchmark",
+    "profile",
+]
+
+
+def _synthetic_vocabulary(size: int = 20_000) -> list[str]:
+    """Pronounceable made-up words: with the core words above, a vocabulary as large as
+    real chat text has, so that word frequencies (and full-text search costs) are realistic."""
+    rng = random.Random(11)
+    onsets, vowels, codas = (
+        "b c d f g h j k l m n p r s t v w z br cl dr fl gr pl st tr".split(),
+        "aeiou",
+        ["", "n", "r", "s", "t", "l", "m", "x"],
+    )
+    out: dict[str, None] = {}
+    while len(out) < size:
+        word = "".join(
+            rng.choice(onsets) + rng.choice(vowels) + rng.choice(codas) for _ in range(rng.randint(1, 3))
+        )
+        out.setdefault(word, None)
+    return list(out)
+
+
+# Core words first, so they are the most frequent; frequencies follow Zipf's law (s = 1.1).
+VOCABULARY = list(dict.fromkeys([*_WORDS, *_synthetic_vocabulary()]))
+_CUM_WEIGHTS = list(itertools.accumulate(1.0 / (rank + 1) ** 1.1 for rank in range(len(VOCABULARY))))
+
+
+def words(rng: random.Random, n: int) -> list[str]:
+    return rng.choices(VOCABULARY, cum_weights=_CUM_WEIGHTS, k=n)
 
 
 def _sentence(rng: random.Random, lo: int = 6, hi: int = 22) -> str:
-    words = [rng.choice(_WORDS) for _ in range(rng.randint(lo, hi))]
-    return words[0].capitalize() + " " + " ".join(words[1:]) + "."
+    words_ = words(rng, rng.randint(lo, hi))
+    return words_[0].capitalize() + " " + " ".join(words_[1:]) + "."
 
 
 def _paragraph(rng: random.Random, sentences: int) -> str:
@@ -34,11 +156,16 @@ def _answer(rng: random.Random) -> str:
     blocks = [_paragraph(rng, rng.randint(1, 4))]
     r = rng.random()
     if r < 0.25:
-        code = "\n".join(f"    {rng.choice(_WORDS)} = {rng.choice(_WORDS)}({rng.randint(0, 99)})" for _ in range(rng.randint(2, 8)))
+        code = "\n".join(
+            f"    {rng.choice(_WORDS)} = {rng.choice(_WORDS)}({rng.randint(0, 99)})"
+            for _ in range(rng.randint(2, 8))
+        )
         blocks.append(f"```python\ndef {rng.choice(_WORDS)}():\n{code}\n```")
         blocks.append(_paragraph(rng, rng.randint(1, 2)))
     elif r < 0.32:
-        rows = "\n".join(f"| {rng.choice(_WORDS)} | {rng.randint(1, 999)} |" for _ in range(rng.randint(2, 5)))
+        rows = "\n".join(
+            f"| {rng.choice(_WORDS)} | {rng.randint(1, 999)} |" for _ in range(rng.randint(2, 5))
+        )
         blocks.append(f"| name | value |\n|---|---|\n{rows}")
     elif r < 0.36:
         blocks.append(f"$$\n{rng.choice(_WORDS)} = \\sum_{{i=1}}^{{n}} x_i^{rng.randint(2, 4)}\n$$")
@@ -47,7 +174,9 @@ def _answer(rng: random.Random) -> str:
     return "\n\n".join(blocks)
 
 
-def _node(node_id: str, parent: str | None, children: list[str], message: dict[str, Any] | None) -> dict[str, Any]:
+def _node(
+    node_id: str, parent: str | None, children: list[str], message: dict[str, Any] | None
+) -> dict[str, Any]:
     return {"id": node_id, "message": message, "parent": parent, "children": children}
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,12 +27,17 @@ import numpy as np
 
 from vivim.domain.times import parse_time
 from vivim.embed.base import Embedder
-from vivim.search.query import fts_match
-from vivim.search.vectors import UnitIndex, index_for, top_k
+from vivim.search.query import terms
+from vivim.search.vectors import UnitIndex, index_for, search_generation, top_k
 from vivim.store.user.db import UserStore
 
 CANDIDATES = 200
-BM25_WEIGHTS = (1.0, 0.5)  # own text, date
+MAX_QUERY_TERMS = 24
+# Words in more than this share of a large vault are left out of the full-text query.
+COMMON_WORD_SHARE = 0.05
+COMMON_WORD_MIN_UNITS = 20_000
+# Stop adding (ever more common) words once the matched units would exceed this.
+LEXICAL_DOC_BUDGET = 20_000
 SPREAD_NEAR, SPREAD_FAR = 0.5, 0.25
 LEXICAL_WEIGHT = 0.5
 SPEAKER_BOOST = 0.25
@@ -107,17 +113,57 @@ def _mask(ix: UnitIndex, filters: Filters) -> np.ndarray | None:
     return mask
 
 
-def lexical(conn: sqlite3.Connection, ix: UnitIndex, query: str, mask: np.ndarray | None) -> dict[int, float]:
+def document_frequencies(
+    conn: sqlite3.Connection, store_memo: dict[str, Any], generation: str, words: list[str]
+) -> dict[str, int]:
+    """How many units contain each word, cached until the index changes."""
+    cached = store_memo.get("df")
+    if cached is None or cached[0] != generation:
+        cached = (generation, {})
+        store_memo["df"] = cached
+    df: dict[str, int] = cached[1]
+    for w in words:
+        if w not in df:
+            df[w] = conn.execute(
+                "SELECT count(*) FROM unit_fts WHERE unit_fts MATCH ?", ('"' + w.replace('"', '""') + '"',)
+            ).fetchone()[0]
+    return {w: df[w] for w in words}
+
+
+def prune_common_words(words: list[str], df: dict[str, int], total: int) -> list[str]:
+    """Drop words found in a large share of the vault: their BM25 weight is near zero, but
+    ranking every unit they match costs the most. The rarest word is always kept."""
+    if total < COMMON_WORD_MIN_UNITS:
+        return words
+    by_rarity = sorted(words, key=lambda w: df.get(w, 0))
+    kept = [w for w in by_rarity if df.get(w, 0) <= COMMON_WORD_SHARE * total]
+    budget, out = 0, []
+    for w in kept:
+        if out and budget + df[w] > LEXICAL_DOC_BUDGET:
+            break
+        out.append(w)
+        budget += df[w]
+    return out or by_rarity[:1]
+
+
+def lexical(
+    conn: sqlite3.Connection,
+    ix: UnitIndex,
+    query: str,
+    mask: np.ndarray | None,
+    memo: dict[str, Any],
+    generation: str,
+) -> dict[int, float]:
     """Row -> BM25 score (higher is better), with the neighbour spread."""
-    match = fts_match(query)
-    if match is None:
+    words = terms(query) or terms(query, keep_stopwords=True)
+    if not words:
         return {}
-    weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+    words = prune_common_words(words, document_frequencies(conn, memo, generation, words), len(ix.ids))
+    match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words[:MAX_QUERY_TERMS])
     # Over-fetch when filtering: the filter is applied after the full-text ranking.
     limit = CANDIDATES if mask is None else CANDIDATES * 10
     found = conn.execute(
-        f"SELECT rowid, -bm25(unit_fts, {weights}) FROM unit_fts WHERE unit_fts MATCH ? ORDER BY rank LIMIT ?",
-        (match, limit),
+        "SELECT rowid, -rank FROM unit_fts WHERE unit_fts MATCH ? ORDER BY rank LIMIT ?", (match, limit)
     ).fetchall()
     scores: dict[int, float] = {}
     for rowid, s in found:
@@ -157,6 +203,16 @@ def fuse(lex: dict[int, float], dense: dict[int, float]) -> dict[int, float]:
     }
 
 
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vivim-search")
+    return _POOL
+
+
 class SearchEngine:
     """Hybrid search. ``embedder`` may be None (full text only)."""
 
@@ -174,11 +230,19 @@ class SearchEngine:
         mask = _mask(ix, filters)
         named = named_participants(query, ix.participants)
         content_query = strip_names(query, named)
-        with store.read() as conn:
-            lex = lexical(conn, ix, content_query, mask)
+
+        def run_lexical() -> dict[int, float]:
+            with store.read() as conn:
+                return lexical(conn, ix, content_query, mask, store.memo, search_generation(conn))
+
         dense: dict[int, float] = {}
         if self.embedder is not None and ix.model == self.embedder.model_id:
+            # The model and SQLite both release the GIL: embed the query while FTS ranks.
+            pending = _pool().submit(run_lexical)
             dense = semantic(ix, self.embedder.embed_query(content_query), mask)
+            lex = pending.result()
+        else:
+            lex = run_lexical()
         fused = fuse(lex, dense)
         if len(named) == 1:
             # Naming both participants says nothing about whose turn holds the answer.

@@ -25,11 +25,12 @@ CATEGORIES = (
 WORD = re.compile(r"[^\W_]+")
 # ASCII text takes a faster path to the same words: punctuation to spaces, then split.
 _ASCII_PUNCTUATION = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"})
-# Only the head of a long unit is read for classification: the first ~1,000 characters
-# (150-200 words) decide a category and a language as well as the whole would, at a
-# bounded cost; identifiers are looked for in the first 500.
-HEAD_CHARS = 1000
-IDENTIFIER_CHARS = 500
+# Only the head of a long unit is read for classification: the first 600 characters
+# (about 100 words) decide a category and a language about as well as the whole would, at
+# a bounded cost (splitting and hashing words is most of it); identifiers are looked for
+# in the first 400.
+HEAD_CHARS = 600
+IDENTIFIER_CHARS = 400
 
 
 def words_of(text: str) -> list[str]:
@@ -155,6 +156,7 @@ PERSONAL = frozenset(
 )
 # Single letters and digits are word debris ("s" of "it's"), not content.
 _SINGLE_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_NOT_CONTENT = STOPWORDS | _SINGLE_CHARACTERS
 _FIRST_PERSON = frozenset("i me my mine myself i'm im".split())
 # Identifiers and file names are strong technical signals that no word list catches. Each
 # pattern only runs when a cheap substring test says it can match.
@@ -213,7 +215,7 @@ def category(text: str, unit_type: str, words: list[str], present: set[str] | No
     n = len(words)
     if present is None:
         present = set(words)
-    content = present - STOPWORDS - _SINGLE_CHARACTERS
+    content = present - _NOT_CONTENT
     if not content:
         return "conversational"
     if n <= 12:

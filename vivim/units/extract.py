@@ -724,10 +724,7 @@ def extract_conversation(
                 language = None
             else:
                 language = natural_language(content, present)
-            meta = dict(base)
-            meta["part_types"] = piece.part_types
-            if piece.meta:
-                meta.update(piece.meta)
+            meta = {**base, "part_types": piece.part_types, **piece.meta}
             if position == 0 and follows.get(mid) is not None:
                 meta["follows"] = follows[mid]
             if piece.intro is not None and id(piece.intro) in positions:

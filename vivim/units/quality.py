@@ -30,26 +30,52 @@ LENGTH_SCALE = 800.0
 """Characters at which the length share reaches 63 %."""
 RICH_CHARS = 4000
 """Only the first characters are read: past this, more text adds almost nothing."""
+NAMED_CHARS = 1000
+"""Named things are looked for in a shorter head: the pattern is the costly part."""
 AGE_SCALE_DAYS = 90.0
 IDLE_SCALE_DAYS = 30.0
 UNKNOWN_AGE_FACTOR = 0.5
 NEAR_DUPLICATE = 0.5
 """Similarity from which the nearest unit is recorded in metadata (``near_duplicate_of``)."""
 
-_NAMED = re.compile(
-    r"(?<=[a-z0-9,;] )[A-Z][\w'-]+"  # a capitalised word mid-sentence: a name
-    r"|\b[A-Z]{2,}[\w-]*"  # an acronym
-    r"|\b[a-z]+[A-Z]\w*"  # camelCase
-    r"|\b\w+_\w+"  # snake_case
-    r"|`[^`\n]+`"  # inline code
-    r"|https?://\S+"
+# Named things, one pattern per kind; each runs only when a substring test says it can match,
+# because one alternation of all of them costs several times more.
+_MID_SENTENCE_CAPITAL = re.compile(r"(?<=[a-z0-9,;] )[A-Z][\w'-]+")  # a name
+_ACRONYM_OR_CAMEL = re.compile(r"\b[A-Z]{2,}[\w-]*|\b[a-z]+[A-Z]\w*")
+_SNAKE = re.compile(r"\b\w+_\w+")
+_INLINE_CODE = re.compile(r"`[^`\n]+`")
+_URL = re.compile(r"https?://\S+")
+# Letter shapes (a-z -> "a", A-Z -> "A"): "AA" or "aA" in the shapes means an acronym or
+# a camelCase word may be there.
+_SHAPES = str.maketrans(
+    {
+        **{chr(c): " " for c in range(128)},
+        **{chr(c): "a" for c in range(ord("a"), ord("z") + 1)},
+        **{chr(c): "A" for c in range(ord("A"), ord("Z") + 1)},
+    }
 )
-_NUMBER = re.compile(r"\b\d[\d.,:/%-]*")
+
+
+def _named(text: str) -> int:
+    found = set(_MID_SENTENCE_CAPITAL.findall(text))
+    if not text.isascii() or "AA" in (shapes := text.translate(_SHAPES)) or "aA" in shapes:
+        found.update(_ACRONYM_OR_CAMEL.findall(text))
+    if "_" in text:
+        found.update(_SNAKE.findall(text))
+    if "`" in text:
+        found.update(_INLINE_CODE.findall(text))
+    if "://" in text:
+        found.update(_URL.findall(text))
+    return len(found)
+
+
 _LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+•]|\d{1,3}[.)])[ \t]", re.MULTILINE)
 _LEADING_MARKUP = re.compile(r"^[\s#>*_\-•\d.)(\[\]\"'“‘`]+")
 _TRAILING_MARKUP = " \t\n*_`\"'”’)]"
 _TERMINAL = frozenset(".!?:;。！？…")
 
+# Function words, phatic words and single letters carry no information of their own.
+_NOT_CONTENT = STOPWORDS | PHATIC | frozenset("abcdefghijklmnopqrstuvwxyz")
 CODE_LIKE = frozenset({"code_snippet", "diagram", "tool_use", "formula"})
 
 # Words that point back to something said before: a unit that starts with one leans on a
@@ -71,14 +97,14 @@ def _round(x: float) -> float:
 def information(content: str, unit_type: str) -> float:
     """Information units of ``content``: distinct content words + 0.5 per distinct number
     + 1 per distinct named thing (mid-sentence capitalised word, acronym, identifier,
-    inline code, URL) + structure (0.5 per code line, table cell or list item, at most 20)
-    + 0.5 per distinct Han character (Chinese and Japanese have no spaces to count words by)."""
+    inline code, URL; looked for in the first 1,000 characters) + structure (0.5 per code
+    line, table cell or list item, at most 20) + 0.5 per distinct Han character (Chinese
+    and Japanese have no spaces to count words by)."""
     head = content[:RICH_CHARS]
-    words = words_of(head)
-    distinct = {w for w in words if len(w) > 1 and not w[0].isdigit()}
-    content_words = len(distinct - STOPWORDS - PHATIC)
-    numbers = len(set(_NUMBER.findall(head)))
-    named = len(set(_NAMED.findall(head)))
+    distinct = set(words_of(head))
+    content_words = distinct - _NOT_CONTENT
+    numbers = sum(map(str.isdigit, content_words))
+    named = _named(head[:NAMED_CHARS])
     if unit_type in ("code_snippet", "diagram"):
         structure = 0.5 * sum(1 for line in head.split("\n") if line.strip() and not line.startswith("```"))
     elif unit_type == "table":
@@ -86,7 +112,7 @@ def information(content: str, unit_type: str) -> float:
     else:
         structure = 0.5 * len(_LIST_ITEM.findall(head)) if "\n" in head else 0.0
     han = 0.5 * len(set(HAN.findall(head))) if not head.isascii() else 0.0
-    return content_words + 0.5 * numbers + named + min(20.0, structure) + han
+    return len(content_words) - numbers + 0.5 * numbers + named + min(20.0, structure) + han
 
 
 def content_richness(content: str, unit_type: str) -> float:
@@ -258,6 +284,9 @@ def score_units(
     """
     if not units:
         return
+    now_t = _as_time(now)
+    if now_t is None:
+        raise ValueError(f"now must be a time, got {now!r}")
     score_intrinsic(units)
     idx = index if index is not None else NearDuplicateIndex()
     ids = [u.id for u in units]
@@ -272,4 +301,4 @@ def score_units(
         u.quality_overall = quality_overall(
             u.content_richness or 0.0, u.structural_integrity or 0.0, u.uniqueness
         )
-        u.rediscovery_score = rediscovery_score(u.quality_overall, u.source_timestamp, now)
+        u.rediscovery_score = rediscovery_score(u.quality_overall, u.source_timestamp, now_t)
