@@ -12,12 +12,21 @@ $V user list --json | grep -q '"handle": "demo"' || $V user create demo --displa
 export VIVIM_USER=demo
 
 echo "== importing the bundled sample export (examples/)"
-$V import examples/
+$V import --no-index examples/
 SHARED_FIXTURES="$PWD/../shared/fixtures"
 if [ -d "$SHARED_FIXTURES" ]; then
   echo "== importing the real provider exports and share pages in ../shared/fixtures"
-  $V import "$SHARED_FIXTURES/exports" "$SHARED_FIXTURES/share-pages" || true
+  $V import --no-index "$SHARED_FIXTURES/exports" "$SHARED_FIXTURES/share-pages" || true
 fi
+
+echo "== splitting conversations into signed units and indexing them (local model, no network)"
+$V index
+echo "== search: 'readers blocked while importing into sqlite'"
+$V search "readers blocked while importing into sqlite" --limit 3
+echo "== search, filtered to Claude: 'vegetarian hiking'"
+$V search "vegetarian hiking" --provider claude --limit 2
+echo "== verifying every unit's Ed25519 signature"
+$V verify | tail -n 1
 
 echo "== conversations"
 $V conversations list --limit 15

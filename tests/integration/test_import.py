@@ -331,3 +331,17 @@ def test_imports_stream_with_bounded_memory(tmp_path: Path, in_child: bool) -> N
         peaks.append(int(out.stdout.strip()) / 1024)
     assert sizes[1] > 3.5 * sizes[0]
     assert peaks[1] - peaks[0] < (sizes[1] - sizes[0]) / 2, (peaks, sizes)
+
+
+def test_members_of_an_archive_that_hold_no_conversations_are_skipped_not_failed(
+    vivim: Vivim, alice: UserRecord, tmp_path: Path
+) -> None:
+    archive = tmp_path / "chatgpt-export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("conversations.json", json.dumps(_generic([_msg(0, "hello"), _msg(1, "hi")])))
+        zf.writestr("user.json", json.dumps({"id": "user-1", "email": "a@example.org"}))
+        zf.writestr("message_feedback.json", "[]")
+    summary = run_import(vivim, alice, archive)
+    statuses = {Path(fs.source.split("!")[1]).name: fs.status for fs in summary.files}
+    assert statuses == {"conversations.json": "imported", "user.json": "skipped", "message_feedback.json": "skipped"}
+    assert summary.ok and summary.totals()["created"] == 1

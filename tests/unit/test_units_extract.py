@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import random
 from typing import Any
 
 import pytest
@@ -578,3 +580,27 @@ def test_categories(text: str, unit_type: str, expected: str) -> None:
 )
 def test_code_languages(declared: str | None, code: str, expected: str | None) -> None:
     assert code_language(declared, code) == expected
+
+
+def test_random_part_shapes_never_crash_and_always_give_clean_units() -> None:
+    rng = random.Random(11)
+    values: list[Any] = [None, "", " ", "x", "Some words here.", 3, 2.5, True, [], {}, ["a", 1], {"k": "v"}]
+    part_types = ["text", "code", "image", "table", "latex", "mermaid", "tool_call", "tool_result"]
+    part_types += ["thinking", "citation", "attachment", "unknown", "bogus", None]
+    keys = ["text", "code", "language", "ref", "alt", "headers", "rows", "latex", "mermaid", "name"]
+    keys += ["arguments", "content", "summary", "url", "title", "extracted_text", "payload", "display"]
+    messages = []
+    for i in range(300):
+        parts: list[Any] = []
+        for _ in range(rng.randint(0, 4)):
+            part = {k: rng.choice(values) for k in rng.sample(keys, rng.randint(0, 5))}
+            part["type"] = rng.choice(part_types)
+            parts.append(part if rng.random() > 0.05 else rng.choice(values))
+        role = rng.choice(["user", "assistant", "tool", "system", "robot"])
+        messages.append(_msg(i, role, parts, parent=rng.choice([None, i - 1, i + 5]) if i else None))
+    units = _extract(*messages)
+    assert units
+    for u in units:
+        assert u.content.strip() and u.type in UNIT_TYPES
+        json.dumps(u.metadata)
+        json.dumps(u.tags)

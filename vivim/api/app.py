@@ -29,7 +29,18 @@ UPLOAD_PATH = f"{API_PREFIX}/imports"
 
 def api_routers() -> list[APIRouter]:
     """Every resource router, in the order they appear in the OpenAPI document."""
-    from vivim.api.routers import auth, conversations, devices, health, imports, stats, tokens, units, users
+    from vivim.api.routers import (
+        auth,
+        conversations,
+        devices,
+        health,
+        imports,
+        search,
+        stats,
+        tokens,
+        units,
+        users,
+    )
 
     return [
         health.router,
@@ -40,6 +51,7 @@ def api_routers() -> list[APIRouter]:
         imports.router,
         conversations.router,
         units.router,
+        search.router,
         stats.router,
     ]
 

@@ -1,5 +1,9 @@
 """Request dependencies: the vivim instance, the authenticated principal, the user's store.
 
+Dependencies that do no I/O are ``async`` so that FastAPI calls them on the event loop
+instead of sending each to the thread pool; the ones that touch a database stay plain
+functions (run in the thread pool, never blocking the loop).
+
 Authentication is a dependency, never an ``if`` in a handler: a route that declares
 ``CurrentUser`` or ``Store`` cannot run without a valid credential, and ``Store`` opens only
 the authenticated user's own database file.
@@ -26,19 +30,19 @@ _bearer = HTTPBearer(
 )
 
 
-def get_vivim(request: Request) -> Vivim:
+async def get_vivim(request: Request) -> Vivim:
     return request.app.state.vivim
 
 
-def get_config(request: Request) -> ApiConfig:
+async def get_config(request: Request) -> ApiConfig:
     return request.app.state.config
 
 
-def get_limiter(request: Request) -> RateLimiter:
+async def get_limiter(request: Request) -> RateLimiter:
     return request.app.state.limiter
 
 
-def client_ip(request: Request) -> str:
+async def client_ip(request: Request) -> str:
     config: ApiConfig = request.app.state.config
     if config.trust_proxy_headers:
         forwarded = request.headers.get("x-forwarded-for", "")
@@ -48,7 +52,7 @@ def client_ip(request: Request) -> str:
     return (request.client.host if request.client else "unknown")[:64]
 
 
-def origin(request: Request) -> str:
+async def origin(request: Request) -> str:
     config: ApiConfig = request.app.state.config
     if config.public_url:
         return config.public_url.rstrip("/")
@@ -73,11 +77,11 @@ def current_principal(
 CurrentPrincipal = Annotated[auth.Principal, Depends(current_principal)]
 
 
-def current_user(principal: CurrentPrincipal) -> UserRecord:
+async def current_user(principal: CurrentPrincipal) -> UserRecord:
     return service.user_record(principal)
 
 
-def session_principal(principal: CurrentPrincipal) -> auth.Principal:
+async def session_principal(principal: CurrentPrincipal) -> auth.Principal:
     """Operations that hand out credentials or the identity key need a device session:
     a script's API token cannot mint more tokens, enrol devices or export the key."""
     if principal.kind != "session":

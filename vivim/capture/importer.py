@@ -59,7 +59,7 @@ class FileSummary:
     format: str | None = None
     status: str = "imported"
     """``imported``, ``unchanged`` (fingerprint matched), ``partial`` (some records failed),
-    ``failed`` (nothing imported)."""
+    ``failed`` (nothing imported), ``skipped`` (an archive member that holds no conversations)."""
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -160,7 +160,20 @@ class Importer:
             self.progress.start_file(source.name, source.size)
         try:
             parser = detect(source, self.provider_hint)
-        except (ParseError, OSError) as exc:
+        except ParseError as exc:
+            if source.location and source.location[0] == "zip":
+                # Provider archives hold more than conversations (user.json, feedback,
+                # images...): a member no parser recognises is skipped, not a failure.
+                fs.status = "skipped"
+                fs.errors.append({"record": "", "code": "skipped", "message": str(exc)})
+                if self.progress:
+                    self.progress.end_file(fs)
+                return fs
+            fs.status = "failed"
+            fs.errors.append({"record": "", "code": exc.code, "message": str(exc)})
+            self._finish(fs, t0, started, exc.code, str(exc))
+            return fs
+        except OSError as exc:
             fs.status = "failed"
             code = getattr(exc, "code", "io_error")
             fs.errors.append({"record": "", "code": code, "message": str(exc)})

@@ -56,6 +56,9 @@ class _RichProgress:
 
 
 def _print_file(fs: FileSummary, console: object = out) -> None:
+    if fs.status == "skipped":
+        console.print(f"[dim]skipped   {escape(fs.source)} (no conversations in it)[/dim]")  # type: ignore[attr-defined]
+        return
     colour = {"imported": "green", "unchanged": "cyan", "partial": "yellow", "failed": "red"}[fs.status]
     line = (
         f"[{colour}]{fs.status:9}[/{colour}] {fs.source}"

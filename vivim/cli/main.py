@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from vivim.cli import capture, db, search, users
+from vivim.cli import capture, db, devices, keys, search, serve, users
 from vivim.cli.context import USER_ENV, CliState, err, out, print_json, state
 from vivim.domain.errors import VivimError
 from vivim.settings import DATA_DIR_ENV
@@ -29,6 +29,10 @@ app.command("index")(search.index_command)
 app.command("search")(search.search_command)
 app.command("verify")(search.verify_command)
 app.add_typer(search.units_app, name="units")
+app.add_typer(keys.app, name="keys")
+app.add_typer(devices.devices_app, name="devices")
+app.add_typer(devices.tokens_app, name="tokens")
+app.command("serve")(serve.serve_command)
 
 
 @app.callback()

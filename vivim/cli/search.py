@@ -213,14 +213,8 @@ def verify_command(
     st = state(ctx)
     results = []
     with st.vivim.store(st.current_user()).read() as conn:
-        cur = conn.execute(
-            "SELECT id, author_did, content, content_hash, type, category, conversation_id, message_id, created_at,"
-            " signature FROM atomic_chat_units ORDER BY created_at, id"
-        )
-        cols = [c[0] for c in cur.description]
-        for row in cur:
-            unit = dict(zip(cols, row, strict=True))
-            ok, reason = verify_unit(unit, unit.pop("signature"))
+        for unit, signature in unit_store.signed_fields(conn):
+            ok, reason = verify_unit(unit, signature)
             results.append({"unit_id": unit["id"], "valid": ok, "reason": reason})
     invalid = [r for r in results if not r["valid"]]
     shown = results if show_all else invalid

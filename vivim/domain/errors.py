@@ -41,3 +41,9 @@ class ParseError(VivimError):
     """An input file or record could not be parsed."""
 
     code = "parse_error"
+
+
+class InvalidInput(VivimError):
+    """A parameter has the wrong shape (a date that is not a date, an unknown option)."""
+
+    code = "invalid_input"

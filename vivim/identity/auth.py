@@ -501,7 +501,11 @@ def refresh(master: MasterDB, refresh_token: str, *, settings: AuthSettings | No
         new_refresh, new_refresh_hash = new_token(REFRESH_PREFIX)
         changed = c.execute(
             update(_sessions)
-            .where(_sessions.c.id == row.id, _sessions.c.refresh_token_hash == digest)
+            .where(
+                _sessions.c.id == row.id,
+                _sessions.c.refresh_token_hash == digest,
+                _sessions.c.revoked_at.is_(None),
+            )
             .values(
                 access_token_hash=access_hash,
                 access_expires_at=now + settings.access_ttl,
@@ -512,8 +516,8 @@ def refresh(master: MasterDB, refresh_token: str, *, settings: AuthSettings | No
                 last_used_at=now,
             )
         ).rowcount
-        if changed != 1:  # a concurrent refresh with the same token won the race
-            raise InvalidToken("this refresh token was just used")
+        if changed != 1:  # a concurrent refresh (or revocation) got there first
+            raise InvalidToken("this refresh token was just used or revoked")
         device_store.touch_device(c, row.device_id)
     return IssuedTokens(
         access_token=access,

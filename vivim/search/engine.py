@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from vivim.domain.errors import InvalidInput
 from vivim.domain.times import parse_time
 from vivim.embed.base import Embedder
 from vivim.search.query import terms
@@ -105,9 +106,7 @@ def _mask(ix: UnitIndex, filters: Filters) -> np.ndarray | None:
         if bound:
             when = parse_time(bound)
             if when is None:
-                from vivim.domain.errors import VivimError
-
-                raise VivimError(f"{bound!r} is not a date or time (use ISO 8601, e.g. 2024-05-01)")
+                raise InvalidInput(f"{bound!r} is not a date or time (use ISO 8601, e.g. 2024-05-01)")
             with np.errstate(invalid="ignore"):
                 mask &= keep(ix.timestamp, when.timestamp())
     return mask

@@ -34,6 +34,7 @@ NUM_PERM = 64
 BANDS = 16
 ROWS_PER_BAND = NUM_PERM // BANDS
 SHINGLE = 3
+QUERY_CHUNK = 4096
 BUCKET_CAP = 64
 """At most this many rows are read from one bucket per query: a bucket that big holds
 copies of one text (thousands of "ok thanks"), and any of them gives the same answer."""
@@ -295,11 +296,29 @@ class NearDuplicateIndex:
     def query_signatures(
         self, sigs: np.ndarray, exclude_ids: Sequence[str | None] | None = None
     ) -> list[tuple[float, str | None]]:
+        """:meth:`max_similarity` for precomputed signatures (one per row of ``sigs``)."""
         m = len(sigs)
         if m == 0:
             return []
         if not self._row:
             return [(0.0, None)] * m
+        if m <= QUERY_CHUNK:
+            return self._query_chunk(sigs, exclude_ids)
+        # Chunks bound the candidate arrays (up to 16 x 64 rows per query).
+        out: list[tuple[float, str | None]] = []
+        for start in range(0, m, QUERY_CHUNK):
+            end = start + QUERY_CHUNK
+            out.extend(
+                self._query_chunk(
+                    sigs[start:end], exclude_ids[start:end] if exclude_ids is not None else None
+                )
+            )
+        return out
+
+    def _query_chunk(
+        self, sigs: np.ndarray, exclude_ids: Sequence[str | None] | None
+    ) -> list[tuple[float, str | None]]:
+        m = len(sigs)
         keys = self._band_keys(sigs)
         q_parts: list[np.ndarray] = []
         r_parts: list[np.ndarray] = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -11,7 +11,7 @@ from vivim.api import queries
 from vivim.api.deps import Store
 from vivim.api.errors import AUTHENTICATED, error_responses
 from vivim.api.pagination import CursorParam, Limit, decode_cursor, encode_cursor
-from vivim.api.schemas.conversations import ConversationDetail, ConversationList, ConversationSummary
+from vivim.api.schemas.conversations import ConversationDetail, ConversationList
 from vivim.domain.errors import NotFound
 from vivim.domain.times import to_iso
 from vivim.store.user import conversations as conv_store
@@ -28,7 +28,7 @@ def list_conversations(
     until: Annotated[datetime | None, Query(description="Conversation time before (ISO 8601).")] = None,
     limit: Limit = 50,
     cursor: CursorParam = None,
-) -> ConversationList:
+) -> dict[str, Any]:
     after = decode_cursor(cursor, "conversations", 2)
     with store.read() as conn:
         rows = queries.list_conversations(
@@ -43,17 +43,18 @@ def list_conversations(
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_cursor("conversations", [rows[-1]["captured_at"], rows[-1]["id"]])
-    return ConversationList(items=[ConversationSummary(**r) for r in rows], next_cursor=next_cursor)
+    # Plain dicts: FastAPI validates them once, against the response model.
+    return {"items": rows, "next_cursor": next_cursor}
 
 
 @router.get("/{conversation_id}", response_model=ConversationDetail, summary="A conversation with its messages")
-def get_conversation(conversation_id: ConversationId, store: Store) -> ConversationDetail:
+def get_conversation(conversation_id: ConversationId, store: Store) -> dict[str, Any]:
     with store.read() as conn:
         conv = conv_store.get_conversation(conn, conversation_id)
         if conv is None:
             raise NotFound(f"no conversation {conversation_id[:40]!r}")
         messages = conv_store.get_messages(conn, conversation_id)
-    return ConversationDetail(**conv, messages=messages)
+    return {**conv, "messages": messages}
 
 
 @router.delete(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -149,7 +149,10 @@ def insert_units(
         )
     conn.executemany(
         "INSERT INTO unit_fts (rowid, own, date) VALUES (?, ?, ?)",
-        [(rowids[u.id], text, date_words(u.source_timestamp)) for u, text in zip(units, index_texts, strict=True)],
+        [
+            (rowids[u.id], text, date_words(u.source_timestamp))
+            for u, text in zip(units, index_texts, strict=True)
+        ],
     )
 
 
@@ -210,7 +213,9 @@ def conversations_needing_embeddings(conn: sqlite3.Connection, limit: int) -> li
     ]
 
 
-def units_in_reading_order(conn: sqlite3.Connection, conversation_id: str) -> list[tuple[str, str, str, bool]]:
+def units_in_reading_order(
+    conn: sqlite3.Connection, conversation_id: str
+) -> list[tuple[str, str, str, bool]]:
     """(unit id, speaker, indexed text, has an embedding) in reading order."""
     return [
         (r[0], r[1] or "", r[2] or "", bool(r[3]))
@@ -225,7 +230,9 @@ def units_in_reading_order(conn: sqlite3.Connection, conversation_id: str) -> li
 def clear_embeddings(conn: sqlite3.Connection, conversation_id: str) -> None:
     """Vectors include neighbouring units; when a conversation's units change, all of its
     vectors are recomputed."""
-    conn.execute("UPDATE atomic_chat_units SET embedding = NULL WHERE conversation_id = ?", (conversation_id,))
+    conn.execute(
+        "UPDATE atomic_chat_units SET embedding = NULL WHERE conversation_id = ?", (conversation_id,)
+    )
 
 
 def store_embeddings(
@@ -309,3 +316,21 @@ def get_links(conn: sqlite3.Connection, unit_id: str) -> list[dict[str, Any]]:
         d["direction"] = "out" if d["source_id"] == unit_id else "in"
         out.append(d)
     return out
+
+
+def signed_fields(
+    conn: sqlite3.Connection, unit_id: str | None = None
+) -> Iterator[tuple[dict[str, Any], bytes | None]]:
+    """(the unit's signed columns, its signature) for one unit or all, oldest first."""
+    sql = (
+        "SELECT id, author_did, content, content_hash, type, category, conversation_id, message_id, created_at,"
+        " signature FROM atomic_chat_units"
+    )
+    cur = (
+        conn.execute(sql + " WHERE id = ?", (unit_id,))
+        if unit_id
+        else conn.execute(sql + " ORDER BY created_at, id")
+    )
+    cols = [c[0] for c in cur.description][:-1]
+    for row in cur:
+        yield dict(zip(cols, row[:-1], strict=True)), row[-1]
