@@ -260,3 +260,20 @@ def test_near_duplicates_are_found_among_many_units() -> None:
     assert index.max_similarity(texts[7], exclude_id="u7")[1] == "extra7"
     # 128 bytes of signature (in an array that grows by doubling) + 16 bucket entries of 8 bytes
     assert index.memory_bytes() < 20200 * (2 * 128 + 16 * 8 + 8)
+
+
+@pytest.mark.parametrize("size", [40, 600])  # compared pairwise, and through a batch index
+def test_copies_inside_one_batch_find_each_other(size: int) -> None:
+    rng = random.Random(size)
+    vocabulary = [f"w{i}" for i in range(5000)]
+    texts = [" ".join(rng.choice(vocabulary) for _ in range(30)) for _ in range(size)]
+    texts[-1] = texts[0]  # an exact copy
+    texts[-2] = texts[1].replace(texts[1].split()[15], "changed", 1)  # a near copy
+    units = [_unit(f"u{i}", t) for i, t in enumerate(texts)]
+    score_units(units, now=NOW)
+    assert units[0].uniqueness == units[-1].uniqueness == 0.0
+    assert units[0].metadata["near_duplicate_of"] == f"u{size - 1}"
+    assert units[-1].metadata["near_duplicate_of"] == "u0"
+    assert units[-2].metadata["near_duplicate_of"] == "u1"
+    assert 0.05 < units[-2].uniqueness < 0.35  # type: ignore[operator]
+    assert sum(1 for u in units if u.uniqueness == 1.0) == size - 4

@@ -74,6 +74,18 @@ def speaker_text(speaker: str, text: str) -> str:
     return f"{speaker}: {text}" if speaker else text
 
 
+@dataclass
+class _Plan:
+    """What extraction decided for one conversation, before anything is written."""
+
+    conversation_id: str
+    state: str
+    drafts: list[UnitDraft]
+    fresh: list[UnitDraft]
+    removed: list[str]
+    authors: dict[str, str | None]
+
+
 class Indexer:
     def __init__(
         self,
@@ -130,58 +142,76 @@ class Indexer:
         for start in range(0, total, EXTRACT_BATCH):
             chunk = pending[start : start + EXTRACT_BATCH]
             with self.store.transaction() as conn:
+                plans = []
                 for conv_id in chunk:
                     try:
-                        with self.store.transaction():
-                            self._extract_one(conn, conv_id, neardup, now, report)
+                        plan = self._plan(conn, conv_id)
                     except Exception as exc:  # one bad conversation must not stop the index
                         report.errors.append(f"conversation {conv_id}: {type(exc).__name__}: {exc}")
+                        continue
+                    if plan is not None:
+                        plans.append(plan)
+                for plan in plans:
+                    for uid in plan.removed:
+                        neardup.remove(uid)
+                # Scored together: the near-duplicate index has a fixed cost per call.
+                score_units([d for plan in plans for d in plan.fresh], neardup, now=now)
+                for plan in plans:
+                    try:
+                        with self.store.transaction():  # this conversation's units, or none
+                            self._write(conn, plan, now)
+                    except Exception as exc:
+                        report.errors.append(
+                            f"conversation {plan.conversation_id}: {type(exc).__name__}: {exc}"
+                        )
+                        continue
+                    report.units_added += len(plan.fresh)
+                    report.units_removed += len(plan.removed)
                 bump_search_generation(conn)
             report.conversations += len(chunk)
             self.progress("units", min(start + EXTRACT_BATCH, total), total)
 
-    def _extract_one(
-        self, conn: Any, conv_id: str, neardup: NearDuplicateIndex, now: datetime, report: IndexReport
-    ) -> None:
+    def _plan(self, conn: Any, conv_id: str) -> _Plan | None:
         conversation = get_conversation(conn, conv_id)
         if conversation is None:
-            return
+            return None
         messages = get_messages(conn, conv_id)
         drafts = extract_conversation(conversation, messages, parser_version=self.parser_version)
-        authors = {m["id"]: m.get("author") or m.get("role") for m in messages}
         existing = unit_store.conversation_unit_ids(conn, conv_id)
-        wanted = {d.id for d in drafts}
-        removed = sorted(existing - wanted)
-        fresh = [d for d in drafts if d.id not in existing]
-        if removed:
-            unit_store.delete_units(conn, removed)
-            for uid in removed:
-                neardup.remove(uid)
-        if fresh:
-            score_units(fresh, neardup, now=now)  # also adds them to the near-duplicate index
+        return _Plan(
+            conversation_id=conv_id,
+            state=f"{conversation['content_hash']}:{EXTRACTOR_VERSION}",
+            drafts=drafts,
+            fresh=[d for d in drafts if d.id not in existing],
+            removed=sorted(existing - {d.id for d in drafts}),
+            authors={m["id"]: m.get("author") or m.get("role") for m in messages},
+        )
+
+    def _write(self, conn: Any, plan: _Plan, now: datetime) -> None:
+        if plan.removed:
+            unit_store.delete_units(conn, plan.removed)
+        if plan.fresh:
             created_at = now.isoformat(timespec="microseconds")[:26] + "Z"
             signatures = [
                 sign_unit(
                     self.keypair, {**_columns(d), "author_did": self.keypair.did, "created_at": created_at}
                 )
-                for d in fresh
+                for d in plan.fresh
             ]
             unit_store.insert_units(
                 conn,
-                fresh,
+                plan.fresh,
                 author_did=self.keypair.did,
                 signatures=signatures,
-                authors=[authors.get(d.message_id) for d in fresh],
-                index_texts=[d.content for d in fresh],
+                authors=[plan.authors.get(d.message_id) for d in plan.fresh],
+                index_texts=[d.content for d in plan.fresh],
                 created_at=created_at,
             )
-        if removed or fresh:
-            unit_store.clear_embeddings(conn, conv_id)
-            links = structural_links(drafts)
+        if plan.removed or plan.fresh:
+            unit_store.clear_embeddings(conn, plan.conversation_id)
+            links = structural_links(plan.drafts)
             unit_store.insert_links(conn, links, created_by_did=self.keypair.did, created_at=now.isoformat())
-        unit_store.set_units_state(conn, conv_id, f"{conversation['content_hash']}:{EXTRACTOR_VERSION}")
-        report.units_added += len(fresh)
-        report.units_removed += len(removed)
+        unit_store.set_units_state(conn, plan.conversation_id, plan.state)
 
     # -- step 2: vectors ------------------------------------------------------------------------
     def embed(self, report: IndexReport | None = None, *, limit_seconds: float | None = None) -> IndexReport:

@@ -2,9 +2,9 @@
 
 Each text becomes the set of its word 3-shingles (whitespace-separated words, lowercased,
 punctuation stripped from their ends; a text of fewer than three words is one shingle). A signature is a one-permutation MinHash (Li, Owen
-and Zhang 2012) with rotation densification (Shrivastava and Li 2014): every shingle is
+and Zhang 2012) with densification by rotation (Shrivastava and Li 2014): every shingle is
 hashed once to 64 bits, the top 6 bits pick one of 64 bins and the low 32 bits compete for
-that bin's minimum; empty bins borrow from the next non-empty bin. Only the low 16 bits of
+that bin's minimum; empty bins borrow (re-hashed) from the next non-empty bin. Only the low 16 bits of
 each minimum are kept (b-bit MinHash, Li and König 2010): 128 bytes per unit. The share of
 equal slots between two signatures estimates the Jaccard similarity of their shingle sets
 (standard error at most 0.0625; the 16-bit truncation adds a 1/65,536 chance of a false
@@ -35,6 +35,8 @@ BANDS = 16
 ROWS_PER_BAND = NUM_PERM // BANDS
 SHINGLE = 3
 QUERY_CHUNK = 4096
+PAIRWISE_MAX = 256
+"""Up to this many new units are compared with each other directly (an m x m matrix)."""
 BUCKET_CAP = 64
 """At most this many rows are read from one bucket per query: a bucket that big holds
 copies of one text (thousands of "ok thanks"), and any of them gives the same answer."""
@@ -49,7 +51,7 @@ _M32 = np.uint64(0xFFFFFFFF)
 _EMPTY = np.uint64(1 << 32)
 _P1 = np.uint64(0x9E3779B97F4A7C15)
 _P2 = np.uint64(0xC2B2AE3D27D4EB4F)
-_ROTATE = np.uint64(0x9E3779B9)
+_S32, _S40 = np.uint64(32), np.uint64(40)
 _S58 = np.uint64(58)
 _PAD = 0x5BD1E995  # the hash of the padding token that lengthens texts shorter than a shingle
 
@@ -334,16 +336,15 @@ class NearDuplicateIndex:
                 r_parts.append(self._main_rows[starts + within].astype(np.int64))
                 q_parts.append(np.repeat(np.arange(len(flat)) // BANDS, counts))
         if self._tail:
-            tail = self._tail
             tq: list[int] = []
             tr: list[int] = []
-            for qi, row_keys in enumerate(keys.tolist()):
-                for k in row_keys:
-                    bucket = tail.get(k)
-                    if bucket is not None:
-                        chosen = bucket[:BUCKET_CAP]
-                        tr.extend(chosen)
-                        tq.extend([qi] * len(chosen))
+            # map() runs the lookups in C; most keys miss, so the loop below is short.
+            found = list(map(self._tail.get, keys.ravel().tolist()))
+            for position, bucket in enumerate(found):
+                if bucket is not None:
+                    chosen = bucket[:BUCKET_CAP]
+                    tr.extend(chosen)
+                    tq.extend([position // BANDS] * len(chosen))
             if tr:
                 q_parts.append(np.array(tq, dtype=np.int64))
                 r_parts.append(np.array(tr, dtype=np.int64))
@@ -375,14 +376,41 @@ class NearDuplicateIndex:
             out[qi] = (eq / NUM_PERM, self._ids[row])
         return out
 
+    def nearest_among(self, sigs: np.ndarray, unit_ids: Sequence[str]) -> list[tuple[float, str | None]]:
+        """For each row of ``sigs``, its nearest *other* row (by the same banding rule as the
+        index), as ``(similarity, unit id)``: near-duplicates inside one batch of new units."""
+        m = len(sigs)
+        if m < 2:
+            return [(0.0, None)] * m
+        if m > PAIRWISE_MAX:
+            batch = NearDuplicateIndex()
+            batch.add_signatures(unit_ids, sigs)
+            return batch.query_signatures(sigs, unit_ids)
+        keys = self._band_keys(sigs)
+        shares_band = (keys[:, None, :] == keys[None, :, :]).any(axis=2)
+        equal = (sigs[:, None, :] == sigs[None, :, :]).sum(axis=2)
+        equal = np.where(shares_band, equal, 0)
+        np.fill_diagonal(equal, -1)
+        best = equal.argmax(axis=1)  # ties: the earliest row
+        out: list[tuple[float, str | None]] = []
+        for i, j in enumerate(best.tolist()):
+            eq = int(equal[i, j])
+            out.append((eq / NUM_PERM, unit_ids[j]) if eq > 0 and unit_ids[j] != unit_ids[i] else (0.0, None))
+        return out
+
     def memory_bytes(self) -> int:
         """Bytes held by the signature and bucket arrays (ids and recent-addition dict aside)."""
         return int(self._sigs.nbytes + self._alive.nbytes + self._main_keys.nbytes + self._main_rows.nbytes)
 
 
 def _densify(sig: np.ndarray, empty: np.ndarray) -> np.ndarray:
-    """Fill each empty bin from the next non-empty bin to its right (circularly), offset by
-    the distance so that borrowed values differ from their source bin's."""
+    """Fill each empty bin from the next non-empty bin to its right (circularly).
+
+    The borrowed value is re-hashed with the distance and the empty bin's position: equal
+    sources still give equal values (what the estimate needs), while different sources
+    give unrelated ones. Adding a constant times the distance instead (plain rotation)
+    makes all borrowed values of a text an arithmetic progression, so two unrelated short
+    texts then match on whole bands at once about once in 65,536 pairs."""
     m, b = sig.shape
     cols = np.arange(b, dtype=np.int64)
     big = np.int64(4 * b)
@@ -392,7 +420,7 @@ def _densify(sig: np.ndarray, empty: np.ndarray) -> np.ndarray:
     dist = (nxt - cols).astype(np.uint64)
     src = nxt % b
     borrowed = sig[np.arange(m)[:, None], src]
-    filled = (borrowed + dist * _ROTATE) & _M32
+    filled = _mix(borrowed | (dist << _S32) | (cols.astype(np.uint64) << _S40)) & _M32
     return np.where(empty, filled, sig)
 
 

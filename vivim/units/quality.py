@@ -291,9 +291,13 @@ def score_units(
     idx = index if index is not None else NearDuplicateIndex()
     ids = [u.id for u in units]
     sigs = idx.signatures([u.content for u in units])
+    # The user's other units, then the batch's own units among themselves; querying before
+    # adding keeps each unit from meeting itself in every bucket.
+    stored = idx.query_signatures(sigs, ids)
+    among = idx.nearest_among(sigs, ids)
     idx.add_signatures(ids, sigs)
-    nearest = idx.query_signatures(sigs, ids)
-    for u, (similarity, other) in zip(units, nearest, strict=True):
+    for u, (s_sim, s_other), (b_sim, b_other) in zip(units, stored, among, strict=True):
+        similarity, other = (b_sim, b_other) if b_sim > s_sim else (s_sim, s_other)
         u.uniqueness = _round(1.0 - similarity)
         if other is not None and similarity >= NEAR_DUPLICATE:
             u.metadata["near_duplicate_of"] = other
