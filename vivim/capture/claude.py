@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from vivim.capture.base import ParseItem, Source
-from vivim.capture.jsonstream import stream_json_records
+from vivim.capture.jsonstream import parse_records
 from vivim.capture.markdown import split_markdown
 from vivim.domain import parts as P
 from vivim.domain.conversation import ParsedConversation, ParsedMessage, RecordError
@@ -49,24 +49,13 @@ class ClaudeParser:
         return bool(_CHAT_MESSAGES_KEY.search(head))
 
     def parse(self, source: Source) -> Iterator[ParseItem]:
-        for item in stream_json_records(source):
-            if isinstance(item, RecordError):
-                yield item
-                return
-            index, record = item
-            yield _conversation_or_error(record, index, source.name)
+        return parse_records(source, _conversation_or_error)
 
 
 PARSER = ClaudeParser()
 
 
-def _conversation_or_error(record: Any, index: int, source_name: str) -> ParseItem:
-    if not isinstance(record, dict):
-        return RecordError(
-            source=source_name,
-            record=f"record {index}",
-            message=f"record {index} is a JSON {type(record).__name__}, not a conversation object",
-        )
+def _conversation_or_error(record: dict[str, Any], index: int, source_name: str) -> ParseItem:
     name = record.get("name") if isinstance(record.get("name"), str) else ""
     label = f"record {index} {name!r}"
     chat_messages = record.get("chat_messages")

@@ -6,13 +6,13 @@ a malformed or truncated file ends with one RecordError after the records read b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import ijson
 
 from vivim.capture.base import Source
-from vivim.domain.conversation import RecordError
+from vivim.domain.conversation import ParsedConversation, RecordError
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -89,3 +89,27 @@ def stream_json_records(
         )
 
 
+
+
+def parse_records(
+    source: Source,
+    convert: Callable[[dict[str, Any], int, str], ParsedConversation | RecordError],
+    *,
+    allow_single_object: bool = True,
+) -> Iterator[ParsedConversation | RecordError]:
+    """The parse loop of the JSON export parsers: stream records, refuse non-objects with a
+    RecordError naming the record, and hand each object to ``convert(record, index,
+    source_name)``."""
+    for item in stream_json_records(source, allow_single_object=allow_single_object):
+        if isinstance(item, RecordError):
+            yield item
+            return
+        index, record = item
+        if not isinstance(record, dict):
+            yield RecordError(
+                source=source.name,
+                record=f"record {index}",
+                message=f"record {index} is a JSON {type(record).__name__}, not a conversation object",
+            )
+            continue
+        yield convert(record, index, source.name)
