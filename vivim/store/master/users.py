@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from vivim.domain.errors import AlreadyExists, NotFound
+from vivim.domain.errors import AlreadyExists, NotFound, VivimError
 from vivim.domain.ids import validate_user_id, validate_user_name
 from vivim.domain.times import utcnow
 from vivim.store.master.models import AccountStatus, User, UserDatabase
@@ -185,7 +185,7 @@ def _upsert(conn: Executor) -> Any:
         return postgresql.insert(_user_dbs)
     if dialect == "sqlite":
         return sqlite.insert(_user_dbs)
-    raise NotImplementedError(f"the master DB supports SQLite and PostgreSQL, not {dialect}")
+    raise VivimError(f"the master DB supports SQLite and PostgreSQL, not {dialect}")
 
 
 def set_user_database(
