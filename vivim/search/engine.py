@@ -29,7 +29,7 @@ from vivim.domain.errors import InvalidInput
 from vivim.domain.times import parse_time
 from vivim.embed.base import Embedder
 from vivim.search.query import terms
-from vivim.search.vectors import UnitIndex, index_for, search_generation, top_k
+from vivim.search.vectors import UnitIndex, index_for, scan, search_generation
 from vivim.store.user.db import UserStore
 
 CANDIDATES = 200
@@ -184,11 +184,8 @@ def lexical(
 def semantic(ix: UnitIndex, query_vector: np.ndarray, mask: np.ndarray | None) -> dict[int, float]:
     if not ix.has_vector.any():
         return {}
-    scores = ix.matrix @ query_vector
     keep = ix.has_vector if mask is None else ix.has_vector & mask
-    scores = np.where(keep, scores, -np.inf)
-    idx = top_k(scores, CANDIDATES)
-    return {int(i): float(scores[i]) for i in idx if np.isfinite(scores[i])}
+    return dict(scan(ix, query_vector, keep, CANDIDATES))
 
 
 def fuse(lex: dict[int, float], dense: dict[int, float]) -> dict[int, float]:

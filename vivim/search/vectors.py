@@ -47,6 +47,8 @@ class UnitIndex:
     vocab: dict[str, dict[str | None, int]]
     _row_by_rowid: dict[int, int]
     _row_by_id: dict[str, int] | None = None
+    projection: np.ndarray | None = None  # (dim, REDUCED_DIM): first stage of big scans
+    reduced: np.ndarray | None = None  # (n, REDUCED_DIM) float32: matrix @ projection
 
     def code(self, field: str, value: str | None) -> int:
         return self.vocab[field].get(value, -1)
@@ -122,6 +124,38 @@ def load_index(conn: sqlite3.Connection) -> UnitIndex:
     )
 
 
+# From this many vectors on, scans run in two stages: a first pass over the vectors
+# projected onto their REDUCED_DIM principal directions (a third of the memory to read),
+# then an exact re-score of the best FIRST_STAGE rows. Sentence embeddings concentrate their
+# energy in few directions, so the exact top candidates are almost always among those.
+TWO_STAGE_MIN_UNITS = 50_000
+REDUCED_DIM = 128
+FIRST_STAGE = 2_000
+_PROJECTION_SAMPLE = 20_000
+
+
+def add_projection(index: UnitIndex, seed: int = 0) -> None:
+    rows = np.flatnonzero(index.has_vector)
+    if len(rows) < TWO_STAGE_MIN_UNITS or index.matrix.shape[1] <= REDUCED_DIM:
+        return
+    sample = np.random.default_rng(seed).choice(rows, size=min(_PROJECTION_SAMPLE, len(rows)), replace=False)
+    _, _, vt = np.linalg.svd(index.matrix[np.sort(sample)], full_matrices=False)
+    index.projection = np.ascontiguousarray(vt[:REDUCED_DIM].T, dtype=np.float32)
+    index.reduced = np.ascontiguousarray(index.matrix @ index.projection, dtype=np.float32)
+
+
+def scan(index: UnitIndex, query_vector: np.ndarray, keep: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The ``k`` rows most similar to ``query_vector`` among ``keep``: (row, exact cosine), best first."""
+    if index.reduced is not None and index.projection is not None:
+        approx = np.where(keep, index.reduced @ (query_vector @ index.projection), -np.inf)
+        candidates = top_k(approx, FIRST_STAGE)
+        candidates = candidates[np.isfinite(approx[candidates])]
+        exact = index.matrix[candidates] @ query_vector
+        return [(int(candidates[i]), float(exact[i])) for i in top_k(exact, k)]
+    scores = np.where(keep, index.matrix @ query_vector, -np.inf)
+    return [(int(i), float(scores[i])) for i in top_k(scores, k) if np.isfinite(scores[i])]
+
+
 def index_for(store: UserStore) -> UnitIndex:
     """The store's in-memory index, loaded once and reloaded when its generation changes."""
     with store.read() as conn:
@@ -130,6 +164,7 @@ def index_for(store: UserStore) -> UnitIndex:
         if cached is not None and cached[0] == generation:
             return cached[1]
         index = load_index(conn)
+        add_projection(index)
         store.memo["unit_index"] = (generation, index)
         return index
 
