@@ -28,7 +28,8 @@ from vivim.app import open_vivim
 from vivim.capture.importer import Importer
 from vivim.embed.base import vector_to_blob
 from vivim.search.engine import Filters
-from vivim.search.vectors import bump_search_generation, index_for
+from vivim.search.vectors import index_for
+from vivim.store.user.units import bump_search_generation
 
 UNITS_PER_MESSAGE = 1.4  # what the extractor makes of the generator's messages
 

@@ -261,3 +261,17 @@ def test_related_links_join_similar_units_across_conversations_only(vivim: Vivim
             " WHERE l.relation = 'related'"
         ).fetchall()
     assert rows and all(a != b and w >= RELATED_THRESHOLD for a, b, w, _ in rows)
+
+
+def test_deleting_a_conversation_removes_its_units_from_search(vivim: Vivim, ana: UserRecord) -> None:
+    from vivim.store.user.conversations import delete_conversation
+
+    indexer(vivim, ana, HashingEmbedder()).run()
+    engine, store = SearchEngine(HashingEmbedder()), vivim.store(ana)
+    assert engine.search(store, "vegetarian hike")
+    with store.transaction() as conn:
+        trip = conn.execute("SELECT id FROM conversations WHERE source_id = 'trip'").fetchone()[0]
+        assert delete_conversation(conn, trip)
+        # The contentless full-text index holds no entry for the deleted units any more.
+        assert conn.execute("SELECT count(*) FROM unit_fts WHERE unit_fts MATCH 'vegetarian'").fetchone()[0] == 0
+    assert all(h.conversation_id != trip for h in engine.search(store, "vegetarian hike"))

@@ -29,8 +29,9 @@ from vivim.domain.errors import InvalidInput
 from vivim.domain.times import parse_time
 from vivim.embed.base import Embedder
 from vivim.search.query import terms
-from vivim.search.vectors import UnitIndex, index_for, scan, search_generation
+from vivim.search.vectors import UnitIndex, index_for, scan
 from vivim.store.user.db import UserStore
+from vivim.store.user.units import search_generation
 
 CANDIDATES = 200
 MAX_QUERY_TERMS = 24

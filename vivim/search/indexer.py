@@ -29,7 +29,7 @@ import numpy as np
 from vivim.embed.base import Embedder, vector_to_blob
 from vivim.identity.keys import KeyPair
 from vivim.identity.signing import sign_unit
-from vivim.search.vectors import bump_search_generation, index_for, top_k
+from vivim.search.vectors import index_for, top_k
 from vivim.store.user import units as unit_store
 from vivim.store.user.conversations import get_conversation, get_messages
 from vivim.store.user.db import UserStore
@@ -167,7 +167,7 @@ class Indexer:
                         continue
                     report.units_added += len(plan.fresh)
                     report.units_removed += len(plan.removed)
-                bump_search_generation(conn)
+                unit_store.bump_search_generation(conn)
             report.conversations += len(chunk)
             self.progress("units", min(start + EXTRACT_BATCH, total), total)
 
@@ -232,7 +232,7 @@ class Indexer:
             rows = self._vectors(work)
             with self.store.transaction() as conn:
                 unit_store.store_embeddings(conn, rows, model=self.embedder.model_id, dim=self.embedder.dim)
-                bump_search_generation(conn)
+                unit_store.bump_search_generation(conn)
             done += len(rows)
             report.units_embedded += len(rows)
             self._embedded.extend(uid for uid, _ in rows)

@@ -15,18 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vivim.store.user.db import UserStore
-
-
-def search_generation(conn: sqlite3.Connection) -> str:
-    row = conn.execute("SELECT value FROM vault_meta WHERE key = 'search_generation'").fetchone()
-    return row[0] if row else "0"
-
-
-def bump_search_generation(conn: sqlite3.Connection) -> None:
-    conn.execute(
-        "INSERT INTO vault_meta (key, value) VALUES ('search_generation', '1')"
-        " ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
-    )
+from vivim.store.user.units import search_generation
 
 
 @dataclass

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
-from vivim.api import queries
 from vivim.api.deps import Store
 from vivim.api.errors import AUTHENTICATED, error_responses
 from vivim.api.pagination import CursorParam, Limit, decode_cursor, encode_cursor
@@ -16,7 +15,9 @@ from vivim.domain.errors import NotFound
 from vivim.domain.times import to_iso
 from vivim.store.user import conversations as conv_store
 
-router = APIRouter(prefix="/conversations", tags=["conversations"], responses={**AUTHENTICATED, **error_responses(404)})
+router = APIRouter(
+    prefix="/conversations", tags=["conversations"], responses={**AUTHENTICATED, **error_responses(404)}
+)
 ConversationId = Annotated[str, Path(max_length=64)]
 
 
@@ -31,7 +32,7 @@ def list_conversations(
 ) -> dict[str, Any]:
     after = decode_cursor(cursor, "conversations", 2)
     with store.read() as conn:
-        rows = queries.list_conversations(
+        rows = conv_store.list_conversations(
             conn,
             provider=provider,
             since=to_iso(since),
@@ -47,7 +48,9 @@ def list_conversations(
     return {"items": rows, "next_cursor": next_cursor}
 
 
-@router.get("/{conversation_id}", response_model=ConversationDetail, summary="A conversation with its messages")
+@router.get(
+    "/{conversation_id}", response_model=ConversationDetail, summary="A conversation with its messages"
+)
 def get_conversation(conversation_id: ConversationId, store: Store) -> dict[str, Any]:
     with store.read() as conn:
         conv = conv_store.get_conversation(conn, conversation_id)
@@ -65,6 +68,6 @@ def get_conversation(conversation_id: ConversationId, store: Store) -> dict[str,
 )
 def delete_conversation(conversation_id: ConversationId, store: Store) -> Response:
     with store.transaction() as conn:
-        if not queries.delete_conversation_and_units(conn, conversation_id):
+        if not conv_store.delete_conversation(conn, conversation_id):
             raise NotFound(f"no conversation {conversation_id[:40]!r}")
     return Response(status_code=204)

@@ -275,15 +275,25 @@ def list_conversations(
     conn: sqlite3.Connection,
     *,
     provider: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
     limit: int = 50,
     before: tuple[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Newest captured first. ``before`` is the (captured_at, id) of the last row seen:
-    keyset pagination that stays fast at any depth."""
-    where, params = [], []
+    """Newest captured first. ``since``/``until`` bound the conversation's own time (the
+    provider's ``created_at``, else ``captured_at``) as comparable ISO strings; ``before``
+    is the (captured_at, id) of the last row seen: keyset pagination, fast at any depth."""
+    where: list[str] = []
+    params: list[Any] = []
     if provider:
         where.append("provider = ?")
         params.append(provider)
+    if since:
+        where.append("COALESCE(created_at, captured_at) >= ?")
+        params.append(since)
+    if until:
+        where.append("COALESCE(created_at, captured_at) < ?")
+        params.append(until)
     if before:
         where.append("(captured_at, id) < (?, ?)")
         params.extend(before)
@@ -337,6 +347,15 @@ def get_messages(conn: sqlite3.Connection, conversation_id: str) -> list[dict[st
 
 
 def delete_conversation(conn: sqlite3.Connection, conversation_id: str) -> bool:
+    """Delete a conversation, its messages and its units. The units go first, explicitly:
+    the contentless full-text index cannot drop an entry without the text it indexed, so a
+    cascade alone would leave their entries behind."""
+    from vivim.store.user import units as unit_store
+
+    unit_ids = sorted(unit_store.conversation_unit_ids(conn, conversation_id))
+    if unit_ids:
+        unit_store.delete_units(conn, unit_ids)
+        unit_store.bump_search_generation(conn)
     return conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,)).rowcount > 0
 
 

@@ -61,6 +61,18 @@ _UNIT_COLUMNS = (
 _INSERT_UNIT = f"INSERT INTO atomic_chat_units ({_UNIT_COLUMNS}) VALUES ({','.join('?' * 30)})"
 
 
+def search_generation(conn: sqlite3.Connection) -> str:
+    row = conn.execute("SELECT value FROM vault_meta WHERE key = 'search_generation'").fetchone()
+    return row[0] if row else "0"
+
+
+def bump_search_generation(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "INSERT INTO vault_meta (key, value) VALUES ('search_generation', '1')"
+        " ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+    )
+
+
 def conversation_unit_ids(conn: sqlite3.Connection, conversation_id: str) -> set[str]:
     return {
         r[0]
