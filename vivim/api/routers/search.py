@@ -9,29 +9,14 @@ from pydantic import BaseModel
 
 from vivim.api.deps import Store, VivimDep
 from vivim.api.errors import AUTHENTICATED, error_responses
-from vivim.search.engine import Filters
+from vivim.search.engine import Filters, Hit
 
 router = APIRouter(prefix="/search", tags=["search"], responses={**AUTHENTICATED, **error_responses(400)})
 
 
-class SearchHit(BaseModel):
-    unit_id: str
-    conversation_id: str | None
-    message_id: str | None
-    message_source_id: str | None
-    score: float
-    text: str
-    type: str
-    role: str | None
-    author: str | None
-    provider: str | None
-    source_timestamp: str | None
-    conversation_title: str | None
-
-
 class SearchResult(BaseModel):
     query: str
-    hits: list[SearchHit]
+    hits: list[Hit]  # the engine's own dataclass: one definition of a hit for CLI and API
 
 
 @router.get("", response_model=SearchResult, summary="Hybrid search: full text and vectors, fused")
