@@ -345,3 +345,24 @@ def test_members_of_an_archive_that_hold_no_conversations_are_skipped_not_failed
     statuses = {Path(fs.source.split("!")[1]).name: fs.status for fs in summary.files}
     assert statuses == {"conversations.json": "imported", "user.json": "skipped", "message_feedback.json": "skipped"}
     assert summary.ok and summary.totals()["created"] == 1
+
+
+def test_exporting_and_reimporting_elsewhere_gives_back_the_same_conversations(
+    vivim: Vivim, alice: UserRecord, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.e2e.cli import vivim as cli
+
+    paths = [shared_fixture(f[0]) for f in FIXTURES]
+    run_import(vivim, alice, *paths)
+    out = tmp_path / "alice.vivim.json"
+    assert cli(capsys, "--user", "alice", "export", str(out)).code == 0
+    bob = vivim.create_user("bob")
+    [fs] = run_import(vivim, bob, out).files
+    assert fs.format == "vivim-json" and fs.failed == 0 and fs.created == table_counts(vivim, alice)["conversations"]
+    vivim.router.close_all()
+    # Same ids, hashes, messages, parts, parents, branch flags and counters: lossless.
+    assert vault_snapshot(vivim.router.path_for(bob.id)) == vault_snapshot(vivim.router.path_for(alice.id))
+    with sqlite3.connect(vivim.router.path_for(bob.id)) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM custom_instructions").fetchone()[0] == table_counts(vivim, alice)[
+            "custom_instructions"
+        ]

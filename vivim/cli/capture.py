@@ -20,7 +20,7 @@ from rich.table import Table
 from vivim.capture.importer import FileSummary, Importer
 from vivim.cli.context import err, out, print_json, state
 from vivim.cli.search import start_background_index
-from vivim.domain.errors import NotFound
+from vivim.domain.errors import InvalidInput, NotFound
 from vivim.store.master import captures
 from vivim.store.user import conversations as conv_store
 
@@ -79,11 +79,17 @@ def _print_file(fs: FileSummary, console: object = out) -> None:
 def import_command(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="Export files, folders, zip archives or saved share pages."),
-    provider: str | None = typer.Option(None, "--provider", "-p", help="Skip detection: the format or provider."),
+    provider: str | None = typer.Option(
+        None, "--provider", "-p", help="Skip detection: the format or provider."
+    ),
     force: bool = typer.Option(False, "--force", help="Re-read files already imported unchanged."),
-    as_json: bool = typer.Option(False, "--json", help="Print a machine-readable summary instead of progress."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print a machine-readable summary instead of progress."
+    ),
     index: bool = typer.Option(
-        True, "--index/--no-index", help="Index what was imported in the background (`vivim index` shows progress)."
+        True,
+        "--index/--no-index",
+        help="Index what was imported in the background (`vivim index` shows progress).",
     ),
 ) -> None:
     """Import AI conversations: ChatGPT, Claude, Gemini, AI Studio, Open WebUI exports,
@@ -101,7 +107,13 @@ def import_command(
             for fs in summary.files:
                 _print_file(fs)
     else:
-        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, console=err, transient=False) as progress:
             importer.progress = _RichProgress(progress)
             summary = importer.import_paths(paths)
@@ -139,8 +151,14 @@ def list_conversations(
         return
     table = Table("id", "provider", "title", "messages", "tokens", "created")
     for r in rows:
-        table.add_row(r["id"][:12], r["provider"], (r["title"] or "")[:60], str(r["message_count"]),
-                      str(r["total_tokens"] or 0), (r["created_at"] or "")[:16].replace("T", " "))
+        table.add_row(
+            r["id"][:12],
+            r["provider"],
+            (r["title"] or "")[:60],
+            str(r["message_count"]),
+            str(r["total_tokens"] or 0),
+            (r["created_at"] or "")[:16].replace("T", " "),
+        )
     out.print(table)
 
 
@@ -162,15 +180,22 @@ def show_conversation(
     if as_json:
         print_json({**conv, "messages": messages})
         return
-    out.print(f"[bold]{conv['title']}[/bold]  ({conv['provider']}, {conv['message_count']} messages, v{conv['version']})")
-    out.print(f"id {conv['id']}  provider id {conv['source_id']}" + (f"  {conv['source_url']}" if conv["source_url"] else ""))
+    out.print(
+        f"[bold]{conv['title']}[/bold]  ({conv['provider']}, {conv['message_count']} messages, v{conv['version']})"
+    )
+    out.print(
+        f"id {conv['id']}  provider id {conv['source_id']}"
+        + (f"  {conv['source_url']}" if conv["source_url"] else "")
+    )
     for m in messages:
         flags = []
         if m["hidden"]:
             flags.append("hidden")
         if not m["on_current_path"]:
             flags.append("other branch")
-        head = f"[bold]#{m['message_index']} {m['role']}[/bold]" + (f" ({m['author']})" if m["author"] else "")
+        head = f"[bold]#{m['message_index']} {m['role']}[/bold]" + (
+            f" ({m['author']})" if m["author"] else ""
+        )
         out.print(f"\n{head}  [dim]{m['source_id']}{' ' + ', '.join(flags) if flags else ''}[/dim]")
         for p in m["parts"]:
             out.print(_render_part(p), highlight=False, markup=False)
@@ -220,16 +245,58 @@ def stats_command(
     if as_json:
         print_json({"conversations": counts, "providers": stats, "recent_attempts": recent})
         return
-    table = Table("provider", "conversations", "captures", "ok", "failed", "avg msgs", "avg ms", "messages", "last")
+    table = Table(
+        "provider", "conversations", "captures", "ok", "failed", "avg msgs", "avg ms", "messages", "last"
+    )
     for s_ in stats:
         table.add_row(
-            s_["provider"], str(counts.get(s_["provider"], "")), str(s_["total_captures"]), str(s_["successful_captures"]),
-            str(s_["failed_captures"]), f"{s_['avg_message_count'] or 0:.1f}", f"{s_['avg_duration'] or 0:.1f}",
-            str(s_["total_messages"]), str(s_["last_capture_at"] or "")[:16],
+            s_["provider"],
+            str(counts.get(s_["provider"], "")),
+            str(s_["total_captures"]),
+            str(s_["successful_captures"]),
+            str(s_["failed_captures"]),
+            f"{s_['avg_message_count'] or 0:.1f}",
+            f"{s_['avg_duration'] or 0:.1f}",
+            str(s_["total_messages"]),
+            str(s_["last_capture_at"] or "")[:16],
         )
     out.print(table)
     if recent:
         rt = Table("when", "status", "provider", "source", "error")
         for a in recent:
-            rt.add_row(str(a["started_at"])[:19], a["status"], a["provider"] or "", a["source_url"][-60:], (a["error_message"] or "")[:60])
+            rt.add_row(
+                str(a["started_at"])[:19],
+                a["status"],
+                a["provider"] or "",
+                a["source_url"][-60:],
+                (a["error_message"] or "")[:60],
+            )
         out.print(rt)
+
+
+def export_command(
+    ctx: typer.Context,
+    path: Path | None = typer.Argument(None, help="File to write (default: standard output)."),
+    fmt: str = typer.Option(
+        "vivim-json", "--format", help="Export format: vivim-json (vivim.conversations/v1)."
+    ),
+    provider: str | None = typer.Option(None, "--provider", "-p", help="Only this provider's conversations."),
+) -> None:
+    """Export your conversations losslessly (vivim.conversations/v1; docs/FORMATS.md).
+    Importing the file into another vivim gives back the same conversations."""
+    from vivim.capture.export import stored_conversations
+    from vivim.capture.generic import write_document
+
+    if fmt != "vivim-json":
+        raise InvalidInput(f"unknown export format {fmt!r}; supported: vivim-json")
+    st = state(ctx)
+    store = st.vivim.store(st.current_user())
+    with store.read() as conn:
+        if path is None or str(path) == "-":
+            count = write_document(stored_conversations(conn, provider=provider), sys.stdout)
+        else:
+            tmp = path.with_name(path.name + ".partial")
+            with open(tmp, "w", encoding="utf-8") as f:
+                count = write_document(stored_conversations(conn, provider=provider), f)
+            tmp.replace(path)  # never a half-written export at the path asked for
+            err.print(f"exported {count} conversations to {path}")
