@@ -275,3 +275,22 @@ def test_deleting_a_conversation_removes_its_units_from_search(vivim: Vivim, ana
         # The contentless full-text index holds no entry for the deleted units any more.
         assert conn.execute("SELECT count(*) FROM unit_fts WHERE unit_fts MATCH 'vegetarian'").fetchone()[0] == 0
     assert all(h.conversation_id != trip for h in engine.search(store, "vegetarian hike"))
+
+
+def test_search_stdin_answers_one_json_line_per_query(
+    vivim: Vivim, ana: UserRecord, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from tests.e2e.cli import vivim as cli
+
+    indexer(vivim, ana).run(embed=False)
+    with vivim.store(ana).read() as conn:
+        assert {r[0] for r in conn.execute("SELECT DISTINCT parser_version FROM atomic_chat_units")} == {"capture-1"}
+    vivim.router.close_all()
+    monkeypatch.setattr("sys.stdin", io.StringIO("vegetarian hike\nwrite-ahead logging readers\n"))
+    result = cli(capsys, "--user", "ana", "search", "--stdin", "--json", "--limit", "2")
+    lines = [json.loads(line) for line in result.out.splitlines()]
+    assert result.code == 0 and [x["query"] for x in lines] == ["vegetarian hike", "write-ahead logging readers"]
+    assert "vegetarian" in lines[0]["hits"][0]["text"] and len(lines[1]["hits"]) <= 2
+    assert {"unit_id", "conversation_id", "message_id", "message_source_id", "score", "text"} <= lines[1]["hits"][0].keys()

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from vivim.capture.importer import CAPTURE_VERSION
 from vivim.embed.base import Embedder, vector_to_blob
 from vivim.identity.keys import KeyPair
 from vivim.identity.signing import sign_unit
@@ -39,6 +40,8 @@ from vivim.units.neardup import NearDuplicateIndex
 from vivim.units.quality import score_units
 
 NEIGHBOUR_WEIGHT = 0.7
+# What produced the messages units are cut from: the capture pipeline's version.
+PARSER_VERSION = f"capture-{CAPTURE_VERSION}"
 EXTRACT_BATCH = 200  # conversations per transaction
 EXTRACT_CACHE_KIB = 65_536
 EMBED_BATCH = 64  # conversations per transaction
@@ -93,7 +96,7 @@ class Indexer:
         *,
         keypair: KeyPair,
         embedder: Embedder | None,
-        parser_version: str | None = None,
+        parser_version: str | None = PARSER_VERSION,
         progress: ProgressFn | None = None,
     ) -> None:
         self.store = store
