@@ -130,7 +130,9 @@ class Importer:
             cache = conn.execute("PRAGMA cache_size").fetchone()[0]
             # Inserts into the message indexes hit random pages (ids are hashes); a larger
             # page cache for the duration of an import keeps them in memory.
-            conn.execute(f"PRAGMA cache_size = -{int(os.environ.get('VIVIM_IMPORT_CACHE_KIB', IMPORT_CACHE_KIB))}")
+            conn.execute(
+                f"PRAGMA cache_size = -{int(os.environ.get('VIVIM_IMPORT_CACHE_KIB', IMPORT_CACHE_KIB))}"
+            )
         try:
             return self._import_paths(paths)
         finally:
@@ -169,25 +171,15 @@ class Importer:
                 if self.progress:
                     self.progress.end_file(fs)
                 return fs
-            fs.status = "failed"
-            fs.errors.append({"record": "", "code": exc.code, "message": str(exc)})
-            self._finish(fs, t0, started, exc.code, str(exc))
-            return fs
+            return self._failed(fs, t0, started, exc.code, str(exc))
         except OSError as exc:
-            fs.status = "failed"
-            code = getattr(exc, "code", "io_error")
-            fs.errors.append({"record": "", "code": code, "message": str(exc)})
-            self._finish(fs, t0, started, code, str(exc))
-            return fs
+            return self._failed(fs, t0, started, "io_error", str(exc))
         fs.format = parser.name
         salt = f"{parser.name}\x1f{CAPTURE_VERSION}"
         try:
             fp, size = fingerprint(source, salt)
         except Exception as exc:  # unreadable archive member, I/O error
-            fs.status = "failed"
-            fs.errors.append({"record": "", "code": "io_error", "message": f"{source.name}: {exc}"})
-            self._finish(fs, t0, started, "io_error", str(exc))
-            return fs
+            return self._failed(fs, t0, started, "io_error", f"{source.name}: {exc}")
         if not self.force and self._already_imported(fp, fs):
             fs.status = "unchanged"
             if self.progress:
@@ -209,6 +201,13 @@ class Importer:
             first_error["code"] if first_error and fs.status == "failed" else None,
             first_error["message"] if first_error and fs.status == "failed" else None,
         )
+        return fs
+
+    def _failed(self, fs: FileSummary, t0: float, started: Any, code: str, message: str) -> FileSummary:
+        """The whole input failed before any record was read."""
+        fs.status = "failed"
+        fs.errors.append({"record": "", "code": code, "message": message})
+        self._finish(fs, t0, started, code, message)
         return fs
 
     def _finish(
@@ -250,12 +249,23 @@ class Importer:
             delta.last_capture_at = done
             if result is None or rows is None:
                 tally.failed += 1
-                tally.errors.append({"record": conv.title or conv.source_id, "code": "store_error", "message": error or ""})
+                tally.errors.append(
+                    {"record": conv.title or conv.source_id, "code": "store_error", "message": error or ""}
+                )
                 delta.failures += 1
                 attempts.append(
-                    Attempt(url, conv.provider, "failed", started, done, error_code="store_error",
-                            error_message=error, ip_address=self.ip_address, user_agent=self.user_agent,
-                            **retry_kw)  # type: ignore[arg-type]
+                    Attempt(
+                        url,
+                        conv.provider,
+                        "failed",
+                        started,
+                        done,
+                        error_code="store_error",
+                        error_message=error,
+                        ip_address=self.ip_address,
+                        user_agent=self.user_agent,
+                        **retry_kw,
+                    )  # type: ignore[arg-type]
                 )
                 if self.progress:
                     self.progress.conversation("failed")
@@ -273,9 +283,17 @@ class Importer:
                 delta.new_images += rows.counters["total_images"]
                 delta.new_tool_calls += rows.counters["total_tool_calls"]
             attempts.append(
-                Attempt(url, conv.provider, "success" if result.status != "unchanged" else "unchanged",
-                        started, done, conversation_id=rows.id, ip_address=self.ip_address,
-                        user_agent=self.user_agent, **retry_kw)  # type: ignore[arg-type]
+                Attempt(
+                    url,
+                    conv.provider,
+                    "success" if result.status != "unchanged" else "unchanged",
+                    started,
+                    done,
+                    conversation_id=rows.id,
+                    ip_address=self.ip_address,
+                    user_agent=self.user_agent,
+                    **retry_kw,
+                )  # type: ignore[arg-type]
             )
             if self.progress:
                 self.progress.conversation(result.status)
@@ -323,7 +341,12 @@ class Importer:
                         rows = batch[i].rows
                         assert rows is not None
                         t0 = started + per * k
-                        out[i] = (SaveResult(rows.id, "created", 1, new_messages=len(rows.messages)), None, t0, t0 + per)
+                        out[i] = (
+                            SaveResult(rows.id, "created", 1, new_messages=len(rows.messages)),
+                            None,
+                            t0,
+                            t0 + per,
+                        )
             for i, p in enumerate(batch):
                 if out[i] is not None:
                     continue
