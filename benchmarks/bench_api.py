@@ -1,17 +1,22 @@
 """HTTP API load generator: a real uvicorn server on loopback, authenticated GET requests.
 
-Starts the API in a child process on 127.0.0.1 (a free port), signs a user in with a
-personal API token, then sends a fixed number of requests with a fixed concurrency and
-reports requests/s and latency percentiles, next to the latency of the same request made
-in process (ASGI, no socket), so the HTTP overhead shows as a ratio. Bounded: the request
-count is fixed and the run stops at ``--max-seconds`` whatever happens.
+Starts the API in a child process on 127.0.0.1 (a free port) with the code `vivim serve`
+runs (``vivim.cli.serve.run_server``), signs a user in with a personal API token, then sends
+a fixed number of requests with a fixed concurrency and reports requests/s and latency
+percentiles, next to the latency of the same work done in process, so the HTTP overhead
+shows as a ratio. Bounded: the request count is fixed and each run stops at
+``--max-seconds`` whatever happens.
 
     .venv/bin/python -m benchmarks.bench_api [--path "/api/v1/conversations?limit=20"]
-        [--requests 3000] [--concurrency 8] [--conversations 2000] [--data-dir DIR --user NAME]
+        [--requests 3000] [--concurrency 8] [--runs 3] [--conversations 2000]
+        [--data-dir DIR --user NAME] [--search]
 
-With ``--data-dir``/``--user`` it serves an existing vault (e.g. one with 100,000 units,
-to measure search: ``--path "/api/v1/search?q=..."``); otherwise it builds a fresh one
-from a synthetic ChatGPT export.
+With ``--data-dir``/``--user`` it serves an existing vault (e.g. the 100,000-unit one that
+benchmarks/bench_search.py builds); otherwise it builds a fresh one from a synthetic
+ChatGPT export. ``--search`` sends ``GET /api/v1/search?q=...&limit=10`` with a different
+query on every request (the query generator of bench_search.py: nothing is asked twice, so
+no cache can help), and measures in process both the search engine alone and the whole
+request through the ASGI app without a socket.
 """
 
 from __future__ import annotations
@@ -25,19 +30,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from benchmarks.common import median, pct
 
 _SERVER = r"""
-import sys, uvicorn
+import sys
 from vivim import open_vivim
-from vivim.api.app import create_app
+from vivim.cli.serve import run_server
 v = open_vivim(sys.argv[1]); v.init()
-uvicorn.run(create_app(v), host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
+run_server(v, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
 """
 
 
@@ -72,20 +79,42 @@ def _prepare(data_dir: Path | None, user: str | None, conversations: int) -> tup
     return data_dir, token
 
 
-def _in_process(data_dir: Path, token: str, path: str, n: int) -> list[float]:
-    """The same request through the ASGI app directly: everything but the socket and uvicorn."""
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _in_process_http(data_dir: Path, token: str, paths: list[str]) -> list[float]:
+    """The same requests through the ASGI app directly: everything but the socket and uvicorn."""
     from vivim.api.app import create_app
     from vivim.app import open_vivim
+    from vivim.cli.serve import tune_for_serving
+
+    tune_for_serving()
 
     async def run() -> list[float]:
         with open_vivim(data_dir) as v:
             transport = httpx.ASGITransport(app=create_app(v))
             headers = {"Authorization": f"Bearer {token}"}
             async with httpx.AsyncClient(transport=transport, base_url="http://in-process", headers=headers) as c:
-                for _ in range(20):
+                for path in paths[:20]:
                     await c.get(path)
                 out = []
-                for _ in range(n):
+                for path in paths[20:]:
                     t = time.perf_counter()
                     r = await c.get(path)
                     out.append(time.perf_counter() - t)
@@ -96,77 +125,160 @@ def _in_process(data_dir: Path, token: str, path: str, n: int) -> list[float]:
     return asyncio.run(run())
 
 
-async def _load(base: str, token: str, path: str, total: int, concurrency: int, max_seconds: float) -> dict[str, Any]:
+def _in_process_search(data_dir: Path, user: str, queries: list[str]) -> list[float]:
+    """The search engine alone, one query at a time, as the server configures it."""
+    from vivim.app import open_vivim
+    from vivim.cli.serve import tune_for_serving
+
+    tune_for_serving()
+    with open_vivim(data_dir) as v:
+        store = v.store(v.get_user(user))
+        engine = v.search_engine()
+        for q in queries[:20]:
+            engine.search(store, q, limit=10)
+        out = []
+        for q in queries[20:]:
+            t = time.perf_counter()
+            engine.search(store, q, limit=10)
+            out.append(time.perf_counter() - t)
+        return out
+
+
+async def _load(
+    base: str, token: str, path_at: Callable[[int], str], start: int, total: int, concurrency: int, max_seconds: float
+) -> dict[str, Any]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
-    remaining = total
+    errors: list[str] = []
+    sent = 0
     deadline = time.monotonic() + max_seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits,
                                  timeout=30) as client:
-        for _ in range(50):  # warm-up: connections, caches, the user's store
-            await client.get(path)
 
         async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0 and time.monotonic() < deadline:
-                remaining -= 1
+            nonlocal sent
+            while sent < total and time.monotonic() < deadline:
+                path = path_at(start + sent)
+                sent += 1
                 t = time.perf_counter()
-                r = await client.get(path)
+                try:
+                    r = await client.get(path)
+                except httpx.TransportError as exc:  # counted, not fatal: the figures say how many
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    continue
                 latencies.append(time.perf_counter() - t)
                 statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
 
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - t0
-    return {"latencies": latencies, "statuses": statuses, "elapsed": elapsed}
+    return {"latencies": latencies, "statuses": statuses, "errors": errors, "elapsed": elapsed}
+
+
+def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            raise SystemExit("the API server did not start")
+        time.sleep(0.1)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--path", default="/api/v1/conversations?limit=20")
-    ap.add_argument("--requests", type=int, default=3000)
+    ap.add_argument("--search", action="store_true", help="search requests, a different query each time")
+    ap.add_argument("--requests", type=int, default=3000, help="requests per run")
+    ap.add_argument("--runs", type=int, default=1, help="load runs against the same warm server")
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--conversations", type=int, default=2000)
     ap.add_argument("--data-dir", type=Path)
     ap.add_argument("--user")
-    ap.add_argument("--max-seconds", type=float, default=120.0)
+    ap.add_argument("--max-seconds", type=float, default=120.0, help="per run")
     args = ap.parse_args()
 
     data_dir, token = _prepare(args.data_dir, args.user, args.conversations)
     made_here = args.data_dir is None
+    warmup = 50
+    if args.search:
+        from benchmarks.bench_search import make_queries
+
+        queries = make_queries(warmup + args.requests * args.runs + 520, seed=17)
+
+        def path_at(i: int) -> str:
+            return f"/api/v1/search?q={quote(queries[i])}&limit=10"
+
+        label = f"GET /api/v1/search?q=<{args.requests * args.runs:,} distinct queries>&limit=10"
+    else:
+
+        def path_at(i: int) -> str:
+            return args.path
+
+        label = f"GET {args.path}"
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     server = subprocess.Popen([sys.executable, "-c", _SERVER, str(data_dir), str(port)], env=env)
     base = f"http://127.0.0.1:{port}"
+    runs: list[dict[str, Any]] = []
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the API server did not start")
-            time.sleep(0.1)
-        result = asyncio.run(_load(base, token, args.path, args.requests, args.concurrency, args.max_seconds))
+        _wait_until_up(base, server)
+        # Warm-up: connections, the model, the user's store and in-memory index.
+        asyncio.run(_load(base, token, path_at, 0, warmup, 1, args.max_seconds))
+        for r in range(args.runs):
+            cpu0 = _cpu_seconds(server.pid)
+            result = asyncio.run(
+                _load(base, token, path_at, warmup + r * args.requests, args.requests, args.concurrency,
+                      args.max_seconds)
+            )
+            cpu1 = _cpu_seconds(server.pid)
+            n = len(result["latencies"])
+            result["rps"] = n / result["elapsed"]
+            result["cpu_ms"] = (cpu1 - cpu0) * 1000 / n if cpu0 is not None and cpu1 is not None and n else None
+            runs.append(result)
+        rss = _rss_mb(server.pid)
     finally:
         server.terminate()
         try:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
-    lat = result["latencies"]
-    inproc = _in_process(data_dir, token, args.path, min(500, args.requests))
-    rps = len(lat) / result["elapsed"]
-    print(f"GET {args.path}  ({len(lat)} requests, concurrency {args.concurrency}, data {data_dir})")
-    print(f"  statuses        {dict(sorted(result['statuses'].items()))}")
-    print(f"  throughput      {rps:.0f} requests/s")
-    print(f"  latency (HTTP)  p50 {pct(lat, 50) * 1000:.2f} ms  p95 {pct(lat, 95) * 1000:.2f} ms  "
-          f"p99 {pct(lat, 99) * 1000:.2f} ms")
-    print(f"  in process      median {median(inproc) * 1000:.2f} ms (one at a time, ASGI app, no socket)")
-    print(f"  HTTP / in-process median ratio {pct(lat, 50) / median(inproc):.2f}")
+    tail = warmup + args.requests * args.runs
+    n_in = min(500, args.requests) + 20
+    inproc_http = _in_process_http(data_dir, token, [path_at(tail + i) for i in range(n_in)])
+    inproc_search = (
+        _in_process_search(data_dir, args.user or "bench", queries[tail : tail + n_in]) if args.search else None
+    )
+
+    statuses: dict[int, int] = {}
+    for result in runs:
+        for code, count in result["statuses"].items():
+            statuses[code] = statuses.get(code, 0) + count
+    p50s = [pct(r["latencies"], 50) for r in runs]
+    p99s = [pct(r["latencies"], 99) for r in runs]
+    print(f"{label}  ({args.runs} x {args.requests} requests, concurrency {args.concurrency}, data {data_dir})")
+    print(f"  statuses        {dict(sorted(statuses.items()))}")
+    errors = [e for result in runs for e in result["errors"]]
+    if errors:
+        print(f"  transport errors {len(errors)}, first: {errors[0]}")
+    for i, result in enumerate(runs, 1):
+        cpu = f"  server CPU {result['cpu_ms']:.1f} ms/request" if result["cpu_ms"] is not None else ""
+        print(f"  run {i}           {result['rps']:.0f} requests/s  p50 {p50s[i - 1] * 1000:.1f} ms  "
+              f"p95 {pct(result['latencies'], 95) * 1000:.1f} ms  p99 {p99s[i - 1] * 1000:.1f} ms{cpu}")
+    print(f"  throughput      {median([r['rps'] for r in runs]):.0f} requests/s (median of runs)")
+    print(f"  latency (HTTP)  p50 {median(p50s) * 1000:.1f} ms  p99 {median(p99s) * 1000:.1f} ms (medians of runs)")
+    if rss is not None:
+        print(f"  server RSS      {rss:.0f} MB")
+    print(f"  in process      median {median(inproc_http) * 1000:.2f} ms (one at a time, ASGI app, no socket)")
+    if inproc_search is not None:
+        print(f"  search engine   median {median(inproc_search) * 1000:.2f} ms  p99 {pct(inproc_search, 99) * 1000:.2f} ms"
+              " (one at a time, in process)")
+        print(f"  HTTP p50 / search engine median  {median(p50s) / median(inproc_search):.2f}")
+    print(f"  HTTP p50 / in-process median     {median(p50s) / median(inproc_http):.2f}")
     if made_here:
         shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -68,6 +68,18 @@ def build(root: Path, n_units: int) -> tuple[object, object]:
     return v, user
 
 
+def make_queries(n: int, seed: int = 5) -> list[str]:
+    """``n`` queries of 2-6 content words of the generated vault (not the 100 most frequent
+    words, which act as stopwords), some with a question's opening; nearly all distinct."""
+    rng = random.Random(seed)
+    content_words = VOCABULARY[100:5000]
+    return [
+        rng.choice(["how do I ", "what is the ", "why does my ", "", "explain "])
+        + " ".join(rng.choice(content_words) for _ in range(rng.randint(2, 6)))
+        for _ in range(n)
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--units", type=int, default=100_000)
@@ -80,14 +92,7 @@ def main() -> None:
     t = time.perf_counter()
     ix = index_for(store)
     print(f"loaded the in-memory index of {len(ix.ids):,} units in {time.perf_counter() - t:.1f} s")
-    rng = random.Random(5)
-    # Queries name content words (not the 100 most frequent, which act as stopwords).
-    content_words = VOCABULARY[100:5000]
-    queries = [
-        rng.choice(["how do I ", "what is the ", "why does my ", "", "explain "])
-        + " ".join(rng.choice(content_words) for _ in range(rng.randint(2, 6)))
-        for _ in range(args.queries)
-    ]
+    queries = make_queries(args.queries)
     for q in queries[:20]:  # warm-up: model session, caches
         engine.search(store, q)
     lat, filtered, embed_only, scan = [], [], [], []

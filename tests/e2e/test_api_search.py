@@ -55,6 +55,11 @@ def test_search_and_verify_over_http(vivim: Vivim, tmp_path: Path) -> None:
         <= hits[0].keys()
     )
     assert hits[0]["message_source_id"] in {"m1", "m2"}
+    # The route writes its JSON itself: exactly the engine's hits, every field, same order.
+    assert res.headers["content-type"] == "application/json"
+    engine_hits = vivim.search_engine().search(vivim.store(user), "green tea steep", limit=2)
+    assert res.json() == {"query": "green tea steep", "hits": [h.to_json() for h in engine_hits]}
+    assert len(hits) == 2 and [h["message_source_id"] for h in hits] == [h.message_source_id for h in engine_hits]
     assert (
         client.get("/api/v1/search", params={"q": "tea", "since": "not a date"}, headers=h).json()["error"][
             "code"

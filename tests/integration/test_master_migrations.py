@@ -11,7 +11,7 @@ from vivim.store.master.db import MasterDB
 from vivim.store.master.drift import schema_differences
 from vivim.store.master.models import Base
 
-REVISIONS = ["0001_identity", "0002_social", "0003_system_and_reciprocity", "0004_auth"]
+REVISIONS = ["0001_identity", "0002_social", "0003_system_and_reciprocity", "0004_auth", "0005_sharing"]
 IDENTITY_TABLES = {"users", "devices", "user_databases"}
 SOCIAL_TABLES = {"circles", "circle_members", "peer_connections", "friends", "follows"}
 SYSTEM_TABLES = {
@@ -23,11 +23,21 @@ SYSTEM_TABLES = {
     "consumptions",
 }
 AUTH_TABLES = {"auth_challenges", "auth_sessions", "api_tokens"}
+SHARING_TABLES = {
+    "circle_invitations",
+    "blocks",
+    "shared_units",
+    "shared_unit_circles",
+    "shared_unit_access",
+    "annotations",
+    "sharing_state",
+}
 TABLES_AT = {
     "0001_identity": IDENTITY_TABLES,
     "0002_social": IDENTITY_TABLES | SOCIAL_TABLES,
     "0003_system_and_reciprocity": IDENTITY_TABLES | SOCIAL_TABLES | SYSTEM_TABLES,
     "0004_auth": IDENTITY_TABLES | SOCIAL_TABLES | SYSTEM_TABLES | AUTH_TABLES,
+    "0005_sharing": IDENTITY_TABLES | SOCIAL_TABLES | SYSTEM_TABLES | AUTH_TABLES | SHARING_TABLES,
 }
 
 ALICE = "a" * 32
@@ -84,15 +94,15 @@ def seed_social(db: MasterDB) -> None:
 
 def test_a_blank_database_has_no_revision_and_every_revision_pending(master_db: MasterDB) -> None:
     assert master_db.current_revision() is None
-    assert master_db.head_revision() == "0004_auth"
+    assert master_db.head_revision() == REVISIONS[-1]
     assert master_db.pending_revisions() == REVISIONS
 
 
 def test_upgrading_a_blank_database_reaches_head_with_every_table(master_db: MasterDB) -> None:
     master_db.upgrade()
-    assert master_db.current_revision() == "0004_auth"
+    assert master_db.current_revision() == REVISIONS[-1]
     assert master_db.pending_revisions() == []
-    assert tables(master_db) == TABLES_AT["0004_auth"]
+    assert tables(master_db) == TABLES_AT[REVISIONS[-1]]
     assert tables(master_db) == set(Base.metadata.tables)
 
 

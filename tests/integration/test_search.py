@@ -294,3 +294,87 @@ def test_search_stdin_answers_one_json_line_per_query(
     assert result.code == 0 and [x["query"] for x in lines] == ["vegetarian hike", "write-ahead logging readers"]
     assert "vegetarian" in lines[0]["hits"][0]["text"] and len(lines[1]["hits"]) <= 2
     assert {"unit_id", "conversation_id", "message_id", "message_source_id", "score", "text"} <= lines[1]["hits"][0].keys()
+
+
+def test_concurrent_searches_find_what_one_at_a_time_finds(vivim: Vivim, ana: UserRecord) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from vivim.search.vectors import _Readers
+
+    indexer(vivim, ana, HashingEmbedder()).run()
+    engine, store = SearchEngine(HashingEmbedder()), vivim.store(ana)
+    queries = ["vegetarian hike", "readers writer", "journal_mode WAL", "September huts", "ana dinner"] * 8
+    alone = [engine.search(store, q, limit=3) for q in queries]
+    assert all(alone[:4])
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(lambda q: engine.search(store, q, limit=3), queries))
+    assert together == alone
+    readers = store.memo["search_readers"]
+    assert isinstance(readers, _Readers) and 1 <= len(readers._idle) <= _Readers.MAX_IDLE
+
+
+def test_search_sees_what_is_committed_after_its_connections_opened(
+    vivim: Vivim, ana: UserRecord, tmp_path: Path
+) -> None:
+    indexer(vivim, ana, HashingEmbedder()).run()
+    engine, store = SearchEngine(HashingEmbedder()), vivim.store(ana)
+    before = engine.search(store, "ferrata")  # opens the search connections
+    assert "search_readers" in store.memo and all(h.conversation_title != "Via ferrata" for h in before)
+    more = {
+        "format": "vivim.conversations/v1",
+        "conversations": [
+            {"id": "via", "title": "Via ferrata", "provider": "claude",
+             "messages": [{"id": "v1", "role": "user", "text": "Which via ferrata suits a beginner?"}]}
+        ],
+    }
+    path = tmp_path / "more.json"
+    path.write_text(json.dumps(more))
+    assert Importer(store=store, master=vivim.master, user_id=ana.id).import_paths([path]).ok
+    indexer(vivim, ana, HashingEmbedder()).run()
+    hits = engine.search(store, "ferrata")
+    assert hits and hits[0].message_source_id == "v1" and hits[0].conversation_title == "Via ferrata"
+
+
+def test_searching_a_closed_store_fails_cleanly_and_lets_its_connections_go(vivim: Vivim, ana: UserRecord) -> None:
+    from vivim.domain.errors import CorruptDatabase
+
+    indexer(vivim, ana, HashingEmbedder()).run()
+    engine, store = SearchEngine(HashingEmbedder()), vivim.store(ana)
+    assert engine.search(store, "vegetarian hike")
+    readers = store.memo["search_readers"]
+    idle = list(readers._idle)
+    assert idle
+    store.close()
+    with pytest.raises(CorruptDatabase):
+        engine.search(store, "vegetarian hike")
+    assert "search_readers" not in store.memo and readers._idle == []
+    with pytest.raises(sqlite3.ProgrammingError):  # closed, not left open until garbage collection
+        idle[0].execute("SELECT 1")
+
+
+def test_the_query_embedding_is_the_same_as_a_batch_embedding(vivim: Vivim) -> None:
+    """A lone query runs on the batch session, queries beside others on a single-threaded
+    session of their own: same model, same vectors."""
+    import time
+
+    import numpy as np
+
+    from vivim.embed.minilm import QUERY_OVERLAP_MEMORY_S
+
+    embedder = vivim.embedder
+    texts = ["concurrent database access locking", "a five day hut to hut hike", "x"]
+    batch = embedder.embed(texts)
+    for text, expected in zip(texts, batch, strict=True):
+        embedder._queries_overlapped_at = -1e9  # no query overlapped lately
+        alone = embedder.embed_query(text)
+        embedder._queries_running += 1  # as if another query were running
+        try:
+            beside = embedder.embed_query(text)
+        finally:
+            embedder._queries_running -= 1
+        for got in (alone, beside):
+            assert got.shape == (384,) and got.dtype == np.float32
+            assert abs(float(np.linalg.norm(got)) - 1.0) < 1e-5
+            assert float(got @ expected) > 0.9999
+    assert embedder._query_session is not None and embedder._queries_running == 0
+    assert time.monotonic() - embedder._queries_overlapped_at < QUERY_OVERLAP_MEMORY_S

@@ -75,3 +75,63 @@ def test_the_scan_respects_the_mask(monkeypatch: pytest.MonkeyPatch, two_stage: 
     keep[::7] = True
     hits = scan(ix, ix.matrix[3], keep, 20)
     assert len(hits) == 20 and all(row % 7 == 0 for row, _ in hits)
+
+
+def test_best_rows_finds_exactly_the_k_largest() -> None:
+    rng = np.random.default_rng(4)
+    scores = rng.standard_normal(100_000).astype(np.float32)
+    got = vectors.best_rows(scores, 2_000)
+    assert len(got) == 2_000 and len(set(got.tolist())) == 2_000
+    assert set(got.tolist()) == set(np.argsort(-scores)[:2_000].tolist())
+
+
+def test_best_rows_with_most_rows_filtered_out_or_tied() -> None:
+    rng = np.random.default_rng(5)
+    scores = rng.standard_normal(50_000)
+    scores[rng.random(50_000) < 0.99] = -np.inf  # a filter that keeps about 500 rows
+    kept = np.flatnonzero(np.isfinite(scores))
+    got = vectors.best_rows(scores, 2_000)
+    assert len(got) == 2_000 and set(kept.tolist()) <= set(got.tolist())
+    # Integer scores: many ties at the cut-off; any choice among the tied rows is right.
+    tied = rng.integers(0, 50, 30_000).astype(np.float32)
+    got = vectors.best_rows(tied, 1_000)
+    cutoff = np.sort(tied)[::-1][999]
+    assert len(got) == 1_000 and (tied[got] >= cutoff).all()
+    assert (tied > cutoff).sum() <= (tied[got] > cutoff).sum()
+    assert vectors.best_rows(tied[:10], 20).tolist() == list(range(10))
+    assert vectors.best_rows(tied, 0).size == 0
+
+
+def test_concurrent_first_stage_passes_give_each_query_its_own_scores() -> None:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(6)
+    reduced = rng.standard_normal((30_000, 24)).astype(np.float32)
+    stage = vectors.FirstStage(reduced)
+    queries = rng.standard_normal((64, 24)).astype(np.float32)
+    passes = []
+    real_run = stage._run
+
+    def counting_run(batch: list) -> None:
+        passes.append(len(batch))
+        real_run(batch)
+
+    stage._run = counting_run  # type: ignore[method-assign]
+    start = threading.Barrier(8)
+
+    def one(i: int) -> np.ndarray:
+        if i < 8:
+            start.wait()
+        return stage.scores(queries[i])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(one, range(64)))
+    for q, got in zip(queries, results, strict=True):
+        assert got.shape == (30_000,) and got.flags.c_contiguous
+        np.testing.assert_allclose(got, reduced @ q, rtol=1e-4, atol=1e-4)
+    assert sum(passes) == 64 and len(passes) <= 64
+    # A pass that fails raises in its callers, and the stage keeps working.
+    with pytest.raises(ValueError):
+        stage.scores(np.zeros(7, dtype=np.float32))
+    np.testing.assert_allclose(stage.scores(queries[0]), reduced @ queries[0], rtol=1e-4, atol=1e-4)

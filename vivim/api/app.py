@@ -31,12 +31,18 @@ def api_routers() -> list[APIRouter]:
     """Every resource router, in the order they appear in the OpenAPI document."""
     from vivim.api.routers import (
         auth,
+        circles,
+        context,
         conversations,
         devices,
         health,
         imports,
+        memory,
+        relations,
         search,
+        sharing,
         stats,
+        sync,
         tokens,
         units,
         users,
@@ -52,7 +58,13 @@ def api_routers() -> list[APIRouter]:
         conversations.router,
         units.router,
         search.router,
+        context.router,
         stats.router,
+        memory.router,
+        sync.router,
+        circles.router,
+        relations.router,
+        sharing.router,
     ]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from vivim.capture.base import ParseItem, Source
@@ -232,23 +233,34 @@ def _message(
     on_current_path: bool,
     instructions: list[str],
 ) -> ParsedMessage:
-    author = msg.get("author") if isinstance(msg.get("author"), dict) else {}
+    # Runs once per message of every export: each key is looked up once, and the common
+    # shapes (dicts where dicts belong, float timestamps) take the short way.
+    get = msg.get
+    author = get("author")
+    if not isinstance(author, dict):
+        author = _EMPTY
     raw_role = author.get("role")
     role = _ROLES.get(raw_role, "system") if isinstance(raw_role, str) else "system"
-    content = msg.get("content") if isinstance(msg.get("content"), dict) else {}
+    content = get("content")
+    if not isinstance(content, dict):
+        content = {}  # fresh: it may end up inside a part
     ctype = content.get("content_type")
-    meta = msg.get("metadata") if isinstance(msg.get("metadata"), dict) else {}
-    recipient = msg.get("recipient")
+    meta = get("metadata")
+    if not isinstance(meta, dict):
+        meta = _EMPTY
+    recipient = get("recipient")
 
     extra: dict[str, Any] = {"content_type": ctype}
     if isinstance(recipient, str) and recipient != "all":
         extra["recipient"] = recipient
-    if msg.get("channel") is not None:
-        extra["channel"] = msg["channel"]
-    if msg.get("end_turn") is not None:
-        extra["end_turn"] = msg["end_turn"]
+    channel = get("channel")
+    if channel is not None:
+        extra["channel"] = channel
+    end_turn = get("end_turn")
+    if end_turn is not None:
+        extra["end_turn"] = end_turn
 
-    hidden = bool(meta.get("is_visually_hidden_from_conversation"))
+    hidden = bool(meta.get("is_visually_hidden_from_conversation")) if meta else False
     if ctype in _CONTEXT_TYPES:
         parts = _context_parts(content, instructions)
         role, hidden = "system", True
@@ -256,33 +268,50 @@ def _message(
         parts = [_tool_call(content, recipient)]
     else:
         parts = _content_parts(content, author, meta)
-    parts.extend(_attachment_parts(meta))
+    if meta and "attachments" in meta:
+        parts.extend(_attachment_parts(meta))
     if role == "system" and not parts:
         hidden = True
     if raw_role != role:
         extra["original_role"] = raw_role
 
-    finish = meta.get("finish_details")
-    finish_reason = finish.get("type") if isinstance(finish, dict) else None
-    if finish_reason is None and msg.get("end_turn") is True:
+    if meta:
+        finish = meta.get("finish_details")
+        finish_reason = finish.get("type") if isinstance(finish, dict) else None
+        model = meta.get("model_slug")
+    else:
+        finish_reason = model = None
+    if finish_reason is None and end_turn is True:
         finish_reason = "end_turn"
-    status = msg.get("status")
-    model = meta.get("model_slug")
+    status = get("status")
     name = author.get("name")
     return ParsedMessage(
-        source_id=source_id,
-        role=role,
-        parts=parts,
-        parent_source_id=parent_source_id,
-        author=name if isinstance(name, str) and name else None,
-        created_at=parse_time(msg.get("create_time")),
-        model=model if isinstance(model, str) and model else None,
-        status=_STATUSES.get(status, status) if isinstance(status, str) and status else "completed",
-        finish_reason=finish_reason if isinstance(finish_reason, str) else None,
-        hidden=hidden,
-        on_current_path=on_current_path,
-        metadata=extra,
+        source_id,
+        role,
+        parts,
+        parent_source_id,
+        name if isinstance(name, str) and name else None,
+        _time(get("create_time")),
+        model if isinstance(model, str) and model else None,
+        _STATUSES.get(status, status) if isinstance(status, str) and status else "completed",
+        finish_reason if isinstance(finish_reason, str) else None,
+        hidden,
+        on_current_path,
+        extra,
     )
+
+
+_EMPTY: dict[str, Any] = {}  # read only: stands in for a missing author or metadata
+
+
+def _time(value: Any) -> datetime | None:
+    # parse_time, with the shape exports use (float epoch seconds) converted directly.
+    if value.__class__ is float and value <= 1e11:
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return parse_time(value)
 
 
 def _context_parts(content: dict[str, Any], instructions: list[str]) -> list[Part]:

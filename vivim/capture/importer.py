@@ -15,16 +15,18 @@ import json
 import os
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from vivim.capture.base import Parser, Source
-from vivim.capture.normalize import add_token_counts, as_json
-from vivim.capture.producer import Pending, producer_for
+from vivim.capture.normalize import as_json, set_token_counts
+from vivim.capture.producer import Pending, fewer_gc_passes, producer_for
 from vivim.capture.registry import detect
 from vivim.capture.sources import SourceProblem, expand, fingerprint
+from vivim.capture.tokens import count_tokens_many
 from vivim.domain.canonical import content_hash
 from vivim.domain.conversation import RecordError
 from vivim.domain.errors import ParseError
@@ -219,18 +221,36 @@ class Importer:
             self.progress.end_file(fs)
 
     def _parse_and_store(self, parser: Parser, source: Source, fs: FileSummary) -> None:
+        """Store each batch as it comes. A batch's token counts are computed on a worker
+        thread while the previous batch is written: tokenising (Rust) and SQLite both
+        release the GIL, so the two overlap instead of adding up."""
         on_read = self.progress.advance if self.progress else (lambda n: None)
-        for item in producer_for(source)(parser, source, on_read):
-            if isinstance(item, RecordError):
-                fs.errors.append({"record": item.record, "code": item.code, "message": item.message})
-                if item.code != "read_error":
-                    fs.failed += 1
-                self._record_failed_record(fs, item)
-            else:
-                self._flush(item.items, fs)
+        pending: tuple[list[Pending], Future[list[int]]] | None = None
+        with (
+            fewer_gc_passes(),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="vivim-tokens") as tokens,
+        ):
+            for item in producer_for(source)(parser, source, on_read):
+                if isinstance(item, RecordError):
+                    # Earlier batches first, so attempts are recorded in input order.
+                    if pending is not None:
+                        self._flush(*pending, fs)
+                        pending = None
+                    fs.errors.append({"record": item.record, "code": item.code, "message": item.message})
+                    if item.code != "read_error":
+                        fs.failed += 1
+                    self._record_failed_record(fs, item)
+                    continue
+                texts = [m.text for p in item.items if p.rows is not None for m in p.rows.messages]
+                counting = tokens.submit(count_tokens_many, texts)
+                if pending is not None:
+                    self._flush(*pending, fs)
+                pending = (item.items, counting)
+            if pending is not None:
+                self._flush(*pending, fs)
 
-    def _flush(self, batch: list[Pending], fs: FileSummary) -> None:
-        add_token_counts([p.rows for p in batch if p.rows is not None])
+    def _flush(self, batch: list[Pending], counting: Future[list[int]], fs: FileSummary) -> None:
+        set_token_counts([p.rows for p in batch if p.rows is not None], counting.result())
         captured_at = to_iso(utcnow())
         urls = [self._conversation_url(fs, p) for p in batch]
         with self.master.session() as s:
@@ -309,61 +329,84 @@ class Importer:
     def _store_batch(
         self, batch: list[Pending], captured_at: str
     ) -> list[tuple[SaveResult | None, str | None, datetime, datetime]]:
-        """Write a batch in one transaction: conversations not yet stored go in with two
-        bulk statements; the others (and all of them, if the bulk insert fails) one by one,
-        each in its own savepoint so a failure costs only that conversation."""
+        """Write a batch: conversations not yet stored go in with two bulk statements (one
+        transaction); the others one by one, each in its own savepoint so a failure costs
+        only that conversation.
+
+        If the bulk statements fail, their transaction is rolled back and the batch is
+        written one by one instead, which names the conversation that fails."""
         out: list[tuple[SaveResult | None, str | None, datetime, datetime] | None] = [None] * len(batch)
-        with self.store.transaction() as conn:
-            ids = [p.rows.id for p in batch if p.rows is not None]
-            existing = find_conversation_states(conn, ids)
-            seen: set[str] = set()
-            fresh: list[int] = []
-            for i, p in enumerate(batch):
-                if p.rows is not None and p.rows.id not in existing and p.rows.id not in seen:
-                    fresh.append(i)
-                if p.rows is not None:
-                    seen.add(p.rows.id)
-            if fresh:
-                started = utcnow()
-                try:
-                    with self.store.transaction():
-                        fresh_rows = [batch[i].rows for i in fresh]
-                        insert_new_conversations(conn, fresh_rows, captured_at=captured_at)  # type: ignore[arg-type]
-                        for r in fresh_rows:
-                            if r is not None and r.custom_instructions:
-                                _save_custom_instructions(conn, r, captured_at)
-                except Exception:
-                    fresh = []  # fall back to one by one, which names the conversation that fails
-                else:
-                    done = utcnow()
-                    per = (done - started) / max(1, len(fresh))
-                    for k, i in enumerate(fresh):
-                        rows = batch[i].rows
-                        assert rows is not None
-                        t0 = started + per * k
-                        out[i] = (
-                            SaveResult(rows.id, "created", 1, new_messages=len(rows.messages)),
-                            None,
-                            t0,
-                            t0 + per,
-                        )
-            for i, p in enumerate(batch):
-                if out[i] is not None:
-                    continue
-                started = utcnow()
-                result: SaveResult | None = None
-                error = p.error
-                if p.rows is not None:
-                    try:
-                        with self.store.transaction():  # savepoint: this conversation or nothing
-                            result = save_conversation(conn, p.rows, captured_at=captured_at)
-                            if p.rows.custom_instructions:
-                                _save_custom_instructions(conn, p.rows, captured_at)
-                    except Exception as exc:
-                        error = f"conversation {p.source_id!r}: could not be stored: {exc}"
-                        result = None
-                out[i] = (result, error, started, utcnow())
+        self._insert_fresh(batch, captured_at, out)
+        if any(o is None for o in out):
+            with self.store.transaction() as conn:
+                for i, p in enumerate(batch):
+                    if out[i] is not None:
+                        continue
+                    started = utcnow()
+                    result: SaveResult | None = None
+                    error = p.error
+                    if p.rows is not None:
+                        try:
+                            with self.store.transaction():  # savepoint: this conversation or nothing
+                                result = save_conversation(conn, p.rows, captured_at=captured_at)
+                                if p.rows.custom_instructions:
+                                    _save_custom_instructions(conn, p.rows, captured_at)
+                        except Exception as exc:
+                            error = f"conversation {p.source_id!r}: could not be stored: {exc}"
+                            result = None
+                    out[i] = (result, error, started, utcnow())
         return [o for o in out if o is not None]
+
+    def _insert_fresh(
+        self,
+        batch: list[Pending],
+        captured_at: str,
+        out: list[tuple[SaveResult | None, str | None, datetime, datetime] | None],
+    ) -> None:
+        """The first-import fast path: the batch's conversations that are not stored yet,
+        in one transaction of two bulk statements; fills in their ``out`` entries.
+
+        Two things make it about twice as fast as before, both safe for rows built by
+        :func:`normalize`: no savepoint (inside one, SQLite copies every page it first
+        touches to a sub-journal), and no foreign-key checks (each message refers only to
+        its own conversation, inserted by the same statements, and to parents of the same
+        conversation, which normalize keeps only when present). The checks are off only
+        while the store's lock is held, so no other user of the connection runs without."""
+        with self.store.read() as conn:
+            toggle = not self.store.in_transaction  # the pragma is a no-op inside a transaction
+            if toggle:
+                conn.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with self.store.transaction():
+                    ids = [p.rows.id for p in batch if p.rows is not None]
+                    existing = find_conversation_states(conn, ids)
+                    seen: set[str] = set()
+                    fresh: list[int] = []
+                    for i, p in enumerate(batch):
+                        if p.rows is not None and p.rows.id not in existing and p.rows.id not in seen:
+                            fresh.append(i)
+                        if p.rows is not None:
+                            seen.add(p.rows.id)
+                    if not fresh:
+                        return
+                    started = utcnow()
+                    fresh_rows = [batch[i].rows for i in fresh]
+                    insert_new_conversations(conn, fresh_rows, captured_at=captured_at)  # type: ignore[arg-type]
+                    for r in fresh_rows:
+                        if r is not None and r.custom_instructions:
+                            _save_custom_instructions(conn, r, captured_at)
+            except Exception:
+                return  # rolled back: the caller writes them one by one
+            finally:
+                if toggle:
+                    conn.execute("PRAGMA foreign_keys = ON")
+        done = utcnow()
+        per = (done - started) / max(1, len(fresh))
+        for k, i in enumerate(fresh):
+            rows = batch[i].rows
+            assert rows is not None
+            t0 = started + per * k
+            out[i] = (SaveResult(rows.id, "created", 1, new_messages=len(rows.messages)), None, t0, t0 + per)
 
     # -- fingerprints --------------------------------------------------------------------
     def _already_imported(self, fp: str, fs: FileSummary) -> bool:

@@ -6,19 +6,51 @@ hashes, which is what makes re-imports idempotent.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import UTC
+from functools import partial
+from json import encoder as _json_encoder
 from typing import Any
 
 from vivim.capture.tokens import count_tokens_many
-from vivim.domain.canonical import content_hash
 from vivim.domain.conversation import ParsedConversation, ParsedMessage
 from vivim.domain.ids import derived_id
-from vivim.domain.parts import message_text
-from vivim.domain.stats import count_message, empty_counters
+from vivim.domain.parts import Part, message_text
+from vivim.domain.stats import _PART_COUNTERS as PART_COUNTERS  # noqa: PLC2701
+from vivim.domain.stats import empty_counters
 from vivim.domain.times import to_iso
 from vivim.store.user.conversations import ConversationRows, MessageRow
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+
+def _unserializable(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _make_dumps() -> Any:
+    """Canonical JSON (sorted keys, compact, UTF-8 kept): what ``json.dumps(value,
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` writes, byte for byte.
+
+    ``JSONEncoder.encode`` builds a new C encoder on every call, which cost more than the
+    encoding itself on message-sized values; this builds it once. Cycle checks are off:
+    every value here comes from decoded JSON or the part constructors, which make none."""
+    c_make_encoder = getattr(_json_encoder, "c_make_encoder", None)
+    if c_make_encoder is None:  # a Python without the C accelerator
+        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+    encode = c_make_encoder(
+        None, _unserializable, _json_encoder.encode_basestring, None, ":", ",", True, False, True
+    )
+    join = "".join
+
+    def dumps(value: Any) -> str:
+        return join(encode(value, 0))
+
+    return dumps
+
+
+_dumps = _make_dumps()
+_blake2b = hashlib.blake2b
+_new_row = partial(tuple.__new__, MessageRow)
 
 
 def conversation_id(provider: str, source_id: str) -> str:
@@ -33,10 +65,13 @@ def ordered(messages: list[ParsedMessage]) -> list[ParsedMessage]:
     """Parents before children, otherwise in the parser's order (which is chronological
     for every format we read). Messages whose parent is missing are treated as roots."""
     ids = {m.source_id for m in messages}
-    if all(m.parent_source_id is None or m.parent_source_id in ids for m in messages):
-        seen: set[str] = set()
-        if all(_mark(m, seen) for m in messages):
-            return messages
+    seen: set[str] = set()
+    for m in messages:
+        if m.parent_source_id is not None and m.parent_source_id not in seen:
+            break
+        seen.add(m.source_id)
+    else:
+        return messages  # already parents first (the usual case)
     children: dict[str | None, list[ParsedMessage]] = {}
     for m in messages:
         parent = m.parent_source_id if m.parent_source_id in ids else None
@@ -53,57 +88,90 @@ def ordered(messages: list[ParsedMessage]) -> list[ParsedMessage]:
     return out
 
 
-def _mark(m: ParsedMessage, seen: set[str]) -> bool:
-    ok = m.parent_source_id is None or m.parent_source_id in seen
-    seen.add(m.source_id)
-    return ok
-
-
 def normalize(conv: ParsedConversation, *, with_tokens: bool = True) -> ConversationRows:
     """The rows for ``conv``. With ``with_tokens=False`` token counts are left at 0 for
-    :func:`add_token_counts` to fill in later (the importer does that on another thread,
-    because tokenising releases the GIL)."""
+    :func:`add_token_counts` to fill in later (the importer counts them beside its writes,
+    because tokenising releases the GIL).
+
+    This runs once per imported message, so it is written for speed: ids and hashes are
+    computed inline (the same bytes as ``derived_id`` and ``content_hash``) and each message
+    id is derived once."""
     conv_id = conversation_id(conv.provider, conv.source_id)
     msgs = ordered(_dedupe(conv.messages))
-    texts = [message_text(m.parts) for m in msgs]
-    tokens = count_tokens_many(texts) if with_tokens else [0] * len(texts)
+    id_prefix = f"message\x1f{conv_id}\x1f"
+    ids = {
+        m.source_id: _blake2b(f"{id_prefix}{m.source_id}\x1f".encode(), digest_size=16).hexdigest()
+        for m in msgs
+    }
+    texts = [_message_text(m.parts) for m in msgs]
+    tokens = count_tokens_many(texts) if with_tokens else None
     counters = empty_counters()
     rows: list[MessageRow] = []
-    hash_input: list[list[str]] = []
-    for index, (m, text, n_tokens) in enumerate(zip(msgs, texts, tokens, strict=True)):
+    hash_input: list[tuple[str, str, str, str]] = []
+    words = characters = n_user = n_ai = n_tokens_total = 0
+    for index, m in enumerate(msgs):
+        text = texts[index]
+        n_tokens = tokens[index] if tokens is not None else 0
         parts_json = _dumps(m.parts)
-        h = content_hash(f"{m.role}\x1f{m.author or ''}\x1f{parts_json}")
+        role = m.role
+        h = _blake2b(f"{role}\x1f{m.author or ''}\x1f{parts_json}".encode(), digest_size=16).hexdigest()
+        parent = m.parent_source_id
+        on_path = int(m.on_current_path)
+        created = m.created_at
+        if created is not None:
+            # to_iso, inline for the usual value (already UTC)
+            created = (
+                created.isoformat(timespec="microseconds")[:26] + "Z"
+                if created.tzinfo is UTC
+                else to_iso(created)
+            )
         rows.append(
-            MessageRow(
-                id=message_id(conv_id, m.source_id),
-                source_id=m.source_id,
-                parent_id=message_id(conv_id, m.parent_source_id) if m.parent_source_id else None,
-                role=m.role,
-                author=m.author,
-                parts_json=parts_json,
-                content_hash=h,
-                created_at=to_iso(m.created_at),
-                message_index=index,
-                status=m.status,
-                finish_reason=m.finish_reason,
-                token_count=n_tokens,
-                model=m.model,
-                hidden=int(m.hidden),
-                on_current_path=int(m.on_current_path),
-                metadata_json=_dumps(m.metadata) if m.metadata else "{}",
-                text=text,
+            _new_row(
+                (
+                    ids[m.source_id],
+                    conv_id,
+                    m.source_id,
+                    # Existing rows are matched by the provider's ids; parents are only kept if present.
+                    ids.get(parent) if parent else None,
+                    role,
+                    m.author,
+                    parts_json,
+                    h,
+                    created,
+                    index,
+                    m.status,
+                    m.finish_reason,
+                    m.model,
+                    int(m.hidden),
+                    on_path,
+                    _dumps(m.metadata) if m.metadata else "{}",
+                    n_tokens,
+                    text,
+                )
             )
         )
-        hash_input.append([m.source_id, h, m.parent_source_id or "", str(int(m.on_current_path))])
-        count_message(counters, role=m.role, text=text, tokens=n_tokens, parts=m.parts)
-    # Existing rows are matched by the provider's ids; parents are only kept if present.
-    known = {r.id for r in rows}
-    for r in rows:
-        if r.parent_id is not None and r.parent_id not in known:
-            r.parent_id = None
-    metadata = dict(conv.metadata)
-    meta_json = _dumps(metadata) if metadata else "{}"
-    conv_hash = content_hash([conv.title, conv.model or "", conv.source_url or "", meta_json, hash_input])
+        hash_input.append((m.source_id, h, parent or "", "1" if on_path else "0"))
+        if role == "user":
+            n_user += 1
+        elif role == "assistant":
+            n_ai += 1
+        words += len(text.split())
+        characters += len(text)
+        n_tokens_total += n_tokens
+        for part in m.parts:
+            key = PART_COUNTERS.get(part.get("type"))  # type: ignore[arg-type]
+            if key:
+                counters[key] += 1
+    counters["message_count"] = len(rows)
+    counters["user_message_count"] = n_user
+    counters["ai_message_count"] = n_ai
+    counters["total_words"] = words
+    counters["total_characters"] = characters
+    counters["total_tokens"] = n_tokens_total
+    meta_json = _dumps(conv.metadata) if conv.metadata else "{}"
+    conv_hash = _content_hash_of_json(
+        _dumps([conv.title, conv.model or "", conv.source_url or "", meta_json, hash_input])
+    )
     return ConversationRows(
         id=conv_id,
         provider=conv.provider,
@@ -121,15 +189,39 @@ def normalize(conv: ParsedConversation, *, with_tokens: bool = True) -> Conversa
     )
 
 
+def _content_hash_of_json(canonical: str) -> str:
+    # content_hash(value) for a value whose canonical JSON is ``canonical``.
+    return _blake2b(canonical.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _message_text(parts: list[Part]) -> str:
+    # message_text, with the commonest case (one text part) answered without the general path.
+    if len(parts) == 1:
+        part = parts[0]
+        if part.get("type") == "text":
+            text = part.get("text")
+            if isinstance(text, str):
+                return text
+    return message_text(parts)
+
+
 def add_token_counts(batch: list[ConversationRows]) -> None:
     """Fill in cl100k token counts of every message in ``batch`` (one tokenizer pass)."""
-    texts = [m.text for rows in batch for m in rows.messages]
-    counts = iter(count_tokens_many(texts))
+    set_token_counts(batch, count_tokens_many([m.text for rows in batch for m in rows.messages]))
+
+
+def set_token_counts(batch: list[ConversationRows], counts: list[int]) -> None:
+    """Store ``counts`` (one per message of ``batch``, in order) as the messages' token
+    counts and their conversations' totals."""
+    it = iter(counts)
     for rows in batch:
+        messages = []
         total = 0
         for m in rows.messages:
-            m.token_count = next(counts)
-            total += m.token_count
+            n = next(it)
+            total += n
+            messages.append(_new_row((*m[:-2], n, m[-1])))  # token_count, text are the last two
+        rows.messages = messages
         rows.counters["total_tokens"] = total
 
 

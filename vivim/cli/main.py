@@ -8,7 +8,12 @@ from pathlib import Path
 
 import typer
 
+from vivim.cli import bundle as context_cli
 from vivim.cli import capture, db, devices, keys, search, serve, users
+from vivim.cli import mcp as mcp_cli
+from vivim.cli import memory as memory_cli
+from vivim.cli import social as social_cli
+from vivim.cli import sync as sync_cli
 from vivim.cli.context import USER_ENV, CliState, err, out, print_json, state
 from vivim.domain.errors import VivimError
 from vivim.settings import DATA_DIR_ENV
@@ -34,6 +39,27 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(devices.devices_app, name="devices")
 app.add_typer(devices.tokens_app, name="tokens")
 app.command("serve")(serve.serve_command)
+app.command("context")(context_cli.context_command)
+app.add_typer(context_cli.settings_app, name="settings")
+app.command("mcp")(mcp_cli.mcp_command)
+app.add_typer(memory_cli.memory_app, name="memory")
+app.add_typer(memory_cli.facts_app, name="facts")
+app.add_typer(memory_cli.profiles_app, name="profiles")
+app.add_typer(memory_cli.instructions_app, name="instructions")
+app.add_typer(memory_cli.personas_app, name="personas")
+app.add_typer(memory_cli.notebooks_app, name="notebooks")
+app.add_typer(sync_cli.app, name="sync")
+app.add_typer(social_cli.circles_app, name="circles")
+app.add_typer(social_cli.friends_app, name="friends")
+app.add_typer(social_cli.shared_app, name="shared")
+app.command("follow")(social_cli.follow_command)
+app.command("unfollow")(social_cli.unfollow_command)
+app.command("follows")(social_cli.follows_command)
+app.command("block")(social_cli.block_command)
+app.command("unblock")(social_cli.unblock_command)
+app.command("share")(social_cli.share_command)
+app.command("unshare")(social_cli.unshare_command)
+app.command("reciprocity")(social_cli.reciprocity_command)
 
 
 @app.callback()

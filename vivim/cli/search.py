@@ -14,6 +14,7 @@ from rich.table import Table
 from vivim.cli.context import err, out, print_json, state
 from vivim.domain.errors import NotFound, VivimError
 from vivim.identity.signing import verify_unit
+from vivim.memory.after_index import after_index
 from vivim.search.engine import Filters
 from vivim.search.indexer import IndexBusy, index_lock
 from vivim.store.user import units as unit_store
@@ -55,11 +56,12 @@ def index_command(
                         progress.update(tasks[phase], completed=done, total=total)
 
                     report = v.indexer(user, progress=on_progress, embed=embed).run(embed=embed)
+            memory = after_index(v, user, embed=embed)  # memories from the new conversations
     except IndexBusy as exc:
         raise VivimError(str(exc)) from None
     with store.read() as conn:
         total, embedded = unit_store.count_units(conn)
-    data = {**report.to_json(), "units_total": total, "units_embedded_total": embedded}
+    data = {**report.to_json(), "units_total": total, "units_embedded_total": embedded, **memory}
     if as_json:
         print_json(data)
     elif not quiet:
@@ -70,6 +72,8 @@ def index_command(
         )
         for e in report.errors[:20]:
             out.print(f"[red]error[/red] {escape(e)}")
+        found = memory["memories"]
+        out.print(f"memories: {found['memories_added']} added, {found['memories_merged']} repeats merged")
 
 
 def start_background_index(data_dir: str, user_id: str) -> None:

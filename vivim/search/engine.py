@@ -17,6 +17,7 @@ background indexer embeds units. Filters apply to both sides before fusion.
 
 from __future__ import annotations
 
+import heapq
 import re
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,7 @@ from vivim.domain.errors import InvalidInput
 from vivim.domain.times import parse_time
 from vivim.embed.base import Embedder
 from vivim.search.query import terms
-from vivim.search.vectors import UnitIndex, index_for, scan
+from vivim.search.vectors import UnitIndex, index_for, scan, search_reader
 from vivim.store.user.db import UserStore
 from vivim.store.user.units import search_generation
 
@@ -76,7 +77,8 @@ class Hit:
     conversation_title: str | None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every field is a plain value: a shallow copy is asdict() without its recursion.
+        return dict(self.__dict__)
 
 
 def named_participants(query: str, participants: list[str]) -> list[str]:
@@ -229,7 +231,7 @@ class SearchEngine:
         content_query = strip_names(query, named)
 
         def run_lexical() -> dict[int, float]:
-            with store.read() as conn:
+            with search_reader(store) as conn:
                 return lexical(conn, ix, content_query, mask, store.memo, search_generation(conn))
 
         dense: dict[int, float] = {}
@@ -247,14 +249,16 @@ class SearchEngine:
             for row in fused:
                 if ix.author[row] == speaker:
                     fused[row] += SPEAKER_BOOST
-        best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        # The same order as sorting every candidate (score, then reading order), without
+        # sorting the thousand-odd candidates when ten are wanted.
+        best = heapq.nsmallest(limit, fused.items(), key=lambda kv: (-kv[1], kv[0]))
         return self._hits(store, ix, best)
 
     def _hits(self, store: UserStore, ix: UnitIndex, best: list[tuple[int, float]]) -> list[Hit]:
         if not best:
             return []
         ids = [ix.ids[row] for row, _ in best]
-        with store.read() as conn:
+        with search_reader(store) as conn:
             rows = conn.execute(
                 "SELECT u.id, u.conversation_id, u.message_id, m.source_id, u.content, u.type, u.role, u.author,"
                 " u.provider, u.source_timestamp, c.title FROM atomic_chat_units u"

@@ -24,6 +24,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -423,6 +424,11 @@ class Contribution(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSON, default=dict, server_default=EMPTY_JSON_OBJECT
     )
+    # 0005: what was given (share, reshare), through which share and circle. No foreign
+    # keys: the record of giving outlives the share and the circle.
+    kind: Mapped[str] = mapped_column(String(16), default="share", server_default="share")
+    shared_unit_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    circle_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class Consumption(Base):
@@ -436,6 +442,10 @@ class Consumption(Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column(
         "metadata", JSON, default=dict, server_default=EMPTY_JSON_OBJECT
     )
+    # 0005: how it was taken (view, remix, context, annotate) and through which share/circle.
+    kind: Mapped[str] = mapped_column(String(16), default="view", server_default="view")
+    shared_unit_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    circle_id: Mapped[str | None] = mapped_column(String(36))
 
 
 # Newest-first indexes from the seeds (``sort: Desc``); declared here because they need the
@@ -548,3 +558,205 @@ class ApiToken(Base):
 
 
 __all__ += ["ApiToken", "AuthChallenge", "AuthSession"]
+
+
+# --------------------------------------------------------------------------- sharing
+# Added by migration 0005_sharing (docs/SHARING.md). Cross-user reads never open another
+# user's DB: a shared unit is published here, exactly as its audience may see it, and
+# removed again when it is revoked. Expiry is checked at read time, never by a sweeper.
+
+
+class InvitationStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    REVOKED = "revoked"
+
+
+class SharingPolicy(enum.StrEnum):
+    CIRCLE = "circle"
+    PUBLIC = "public"
+
+
+class CircleInvitation(Base):
+    """An invitation to a circle; membership begins only when the invitee accepts."""
+
+    __tablename__ = "circle_invitations"
+    __table_args__ = (UniqueConstraint("circle_id", "invitee_id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"), index=True)
+    inviter_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    invitee_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(32), default="member", server_default="member")
+    can_invite: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    can_share: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    status: Mapped[InvitationStatus] = mapped_column(
+        _enum(InvitationStatus, "invitation_status", 16),
+        default=InvitationStatus.PENDING,
+        server_default=InvitationStatus.PENDING.value,
+    )
+    created_at: Mapped[datetime] = _created()
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Block(Base):
+    """One user blocking another: hides each from the other everywhere sharing reaches."""
+
+    __tablename__ = "blocks"
+    __table_args__ = (
+        UniqueConstraint("blocker_id", "blocked_id"),
+        CheckConstraint("blocker_id <> blocked_id", name="not_self"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    blocker_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    blocked_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class SharedUnit(Base):
+    """A published copy of a signed unit: what its audience may see, and nothing more.
+
+    The signed fields are copied verbatim (``unit_created_at`` keeps the exact text that was
+    signed), so a reader verifies the author's signature from the DID alone. A reshare is
+    another row with the same signed unit, another sharer, and ``reshared_from_id``; it goes
+    when the share it came from goes.
+    """
+
+    __tablename__ = "shared_units"
+    __table_args__ = (UniqueConstraint("sharer_id", "unit_id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    unit_id: Mapped[str] = mapped_column(String(64), index=True)
+    sharer_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The author may be a peer on another node: the DID is what verification needs.
+    author_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    author_did: Mapped[str] = mapped_column(DID)
+    reshared_from_id: Mapped[str | None] = mapped_column(
+        ForeignKey("shared_units.id", ondelete="CASCADE"), index=True
+    )
+    content: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(64))
+    conversation_id: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(64))
+    unit_created_at: Mapped[str] = mapped_column(String(40))
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
+    language: Mapped[str | None] = mapped_column(String(32))
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default=EMPTY_JSON_ARRAY)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    embedding_model: Mapped[str | None] = mapped_column(String(128))
+    embedding_dim: Mapped[int | None] = mapped_column(Integer)
+    policy: Mapped[SharingPolicy] = mapped_column(_enum(SharingPolicy, "sharing_policy", 16))
+    can_view: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    can_annotate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    can_remix: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    can_reshare: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class SharedUnitCircle(Base):
+    """Which circles a shared unit is shared with (its ``sharingCircles``)."""
+
+    __tablename__ = "shared_unit_circles"
+
+    shared_unit_id: Mapped[str] = mapped_column(
+        ForeignKey("shared_units.id", ondelete="CASCADE"), primary_key=True
+    )
+    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"), primary_key=True)
+    # Copied from the share so "newest in this circle" is one index range.
+    published_at: Mapped[datetime] = _created()
+
+
+class SharedUnitAccess(Base):
+    """Who may read which circle share: grants x memberships, materialised.
+
+    Kept exact by every change to a share, a grant or a membership, so "shared with me,
+    newest first" is one index range per reader instead of a join over all their circles.
+    Expiry is copied here and checked at read time.
+    """
+
+    __tablename__ = "shared_unit_access"
+
+    recipient_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    shared_unit_id: Mapped[str] = mapped_column(
+        ForeignKey("shared_units.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    sharer_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Annotation(Base):
+    """A note on a shared unit, visible to that share's audience."""
+
+    __tablename__ = "annotations"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    shared_unit_id: Mapped[str] = mapped_column(ForeignKey("shared_units.id", ondelete="CASCADE"))
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _updated()
+
+
+class SharingState(Base):
+    """Counters shared by every process: ``generation`` changes whenever anyone's view of
+    shared units may have changed, so per-process caches (the shared search index) know
+    to reload."""
+
+    __tablename__ = "sharing_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+
+
+# Feeds read newest first with (published_at, id) as the keyset; ascending composite keys are
+# scanned backwards by both engines, so the sort never touches more rows than a page.
+Index("ix_shared_units_sharer_id_published_at", SharedUnit.sharer_id, SharedUnit.published_at, SharedUnit.id)
+# Public shares of the people a reader follows: one range per sharer, without touching
+# that sharer's circle shares (whose rows carry the vectors).
+Index(
+    "ix_shared_units_policy_sharer_id_published_at",
+    SharedUnit.policy,
+    SharedUnit.sharer_id,
+    SharedUnit.published_at,
+    SharedUnit.id,
+)
+Index(
+    "ix_shared_unit_circles_circle_id_published_at",
+    SharedUnitCircle.circle_id,
+    SharedUnitCircle.published_at,
+    SharedUnitCircle.shared_unit_id,
+)
+Index(
+    "ix_shared_unit_access_recipient_id_published_at",
+    SharedUnitAccess.recipient_id,
+    SharedUnitAccess.published_at,
+    SharedUnitAccess.shared_unit_id,
+)
+Index(
+    "ix_shared_unit_access_recipient_id_sharer_id_published_at",
+    SharedUnitAccess.recipient_id,
+    SharedUnitAccess.sharer_id,
+    SharedUnitAccess.published_at,
+    SharedUnitAccess.shared_unit_id,
+)
+Index("ix_annotations_shared_unit_id_created_at", Annotation.shared_unit_id, Annotation.created_at)
+
+
+__all__ += [
+    "Annotation",
+    "Block",
+    "CircleInvitation",
+    "InvitationStatus",
+    "SharedUnit",
+    "SharedUnitAccess",
+    "SharedUnitCircle",
+    "SharingPolicy",
+    "SharingState",
+]

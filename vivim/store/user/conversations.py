@@ -11,15 +11,23 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 from vivim.domain.parts import message_text
 from vivim.domain.stats import COUNTERS, count_message
 
 
-@dataclass(slots=True)
-class MessageRow:
+class MessageRow(NamedTuple):
+    """One message row, its fields in the order of :data:`_INSERT_MESSAGE`'s parameters
+    (``text`` excepted), so that ``row[:INSERT_FIELDS]`` is the statement's parameters.
+
+    A tuple rather than a class: imports build, pickle (between the parser process and
+    the writer) and insert hundreds of thousands of them per second, and a tuple does all
+    three in C."""
+
     id: str
+    conversation_id: str
     source_id: str
     parent_id: str | None
     role: str
@@ -30,12 +38,13 @@ class MessageRow:
     message_index: int
     status: str
     finish_reason: str | None
-    token_count: int
     model: str | None
     hidden: int
     on_current_path: int
     metadata_json: str
+    token_count: int
     text: str
+    """The message's readable text (what its tokens, words and characters count)."""
 
 
 @dataclass(slots=True)
@@ -54,6 +63,37 @@ class ConversationRows:
     content_hash: str
     custom_instructions: list[str]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Imports pickle these between processes: messages go as plain tuples, which pickle
+        # and unpickle entirely in C, and are turned back into rows with one C call each.
+        return (
+            _conversation_rows,
+            (
+                self.id,
+                self.provider,
+                self.source_id,
+                self.source_url,
+                self.title,
+                self.model,
+                self.created_at,
+                self.updated_at,
+                self.metadata_json,
+                list(map(tuple, self.messages)),
+                self.counters,
+                self.content_hash,
+                self.custom_instructions,
+            ),
+        )
+
+
+_message_row = partial(tuple.__new__, MessageRow)
+
+
+def _conversation_rows(*fields: Any) -> ConversationRows:
+    rows = ConversationRows(*fields)
+    rows.messages = list(map(_message_row, rows.messages))
+    return rows
+
 
 @dataclass(slots=True)
 class SaveResult:
@@ -67,31 +107,11 @@ class SaveResult:
 
 _INSERT_MESSAGE = (
     "INSERT INTO messages (id, conversation_id, source_id, parent_id, role, author, parts, content_hash,"
-    " version, created_at, message_index, status, finish_reason, token_count, model, hidden,"
-    " on_current_path, metadata) VALUES (?,?,?,?,?,?,?,?,1,?,?,?,?,?,?,?,?,?)"
+    " version, created_at, message_index, status, finish_reason, model, hidden, on_current_path, metadata,"
+    " token_count) VALUES (?,?,?,?,?,?,?,?,1,?,?,?,?,?,?,?,?,?)"
 )
-
-
-def _message_tuple(conv_id: str, m: MessageRow) -> tuple[Any, ...]:
-    return (
-        m.id,
-        conv_id,
-        m.source_id,
-        m.parent_id,
-        m.role,
-        m.author,
-        m.parts_json,
-        m.content_hash,
-        m.created_at,
-        m.message_index,
-        m.status,
-        m.finish_reason,
-        m.token_count,
-        m.model,
-        m.hidden,
-        m.on_current_path,
-        m.metadata_json,
-    )
+INSERT_FIELDS = 17
+"""How many leading fields of a :class:`MessageRow` :data:`_INSERT_MESSAGE` takes."""
 
 
 def find_conversation_state(conn: sqlite3.Connection, conv_id: str) -> tuple[str | None, int] | None:
@@ -104,7 +124,7 @@ def save_conversation(conn: sqlite3.Connection, rows: ConversationRows, *, captu
     state = find_conversation_state(conn, rows.id)
     if state is None:
         _insert_conversation(conn, rows, captured_at)
-        conn.executemany(_INSERT_MESSAGE, [_message_tuple(rows.id, m) for m in rows.messages])
+        conn.executemany(_INSERT_MESSAGE, [m[:INSERT_FIELDS] for m in rows.messages])
         return SaveResult(rows.id, "created", 1, new_messages=len(rows.messages))
     old_hash, old_version = state
     if old_hash == rows.content_hash:
@@ -137,7 +157,7 @@ def insert_new_conversations(
     :func:`save_conversation` one by one if it fails, so one bad row cannot cost the batch.
     """
     conn.executemany(_INSERT_CONVERSATION, [_conversation_tuple(r, captured_at) for r in batch])
-    conn.executemany(_INSERT_MESSAGE, [_message_tuple(r.id, m) for r in batch for m in r.messages])
+    conn.executemany(_INSERT_MESSAGE, [m[:INSERT_FIELDS] for r in batch for m in r.messages])
 
 
 def _conversation_tuple(rows: ConversationRows, captured_at: str) -> tuple[Any, ...]:
@@ -215,7 +235,7 @@ def _update(
             next_index += 1
             _add_counters(conn, mid, counters)
             del source_id
-    conn.executemany(_INSERT_MESSAGE, [_message_tuple(rows.id, m) for m in new])
+    conn.executemany(_INSERT_MESSAGE, [m[:INSERT_FIELDS] for m in new])
     conn.executemany(
         "UPDATE messages SET role=?, author=?, parts=?, content_hash=?, version=?, created_at=?,"
         " message_index=?, status=?, finish_reason=?, token_count=?, model=?, hidden=?, on_current_path=?,"

@@ -12,6 +12,7 @@ from typing import Any
 from vivim.domain.errors import CorruptDatabase, InvalidIdentifier, SchemaTooNew
 from vivim.domain.times import to_iso, utcnow
 from vivim.store.user.migrations import HEAD, MIGRATIONS
+from vivim.sync import oplog
 
 BUSY_TIMEOUT_MS = 5000
 # 2 KiB pages keep an empty vault (about 80 tables and indexes, one page each) near
@@ -130,9 +131,13 @@ class UserStore:
         with self._lock:
             self._check_open()
             conn = self._conn
+            log_mark: int | None = None
             if self._depth == 0:
                 conn.execute("BEGIN IMMEDIATE")
                 begin, commit, rollback = None, "COMMIT", "ROLLBACK"
+                # Where the sync log stood, so the commit can stamp what this transaction
+                # logged with one clock tick (vivim.sync.oplog).
+                log_mark = oplog.mark(conn)
             else:
                 name = f"sp{self._depth}"
                 begin = f"SAVEPOINT {name}"
@@ -149,6 +154,12 @@ class UserStore:
                 raise
             else:
                 self._depth -= 1
+                if self._depth == 0:
+                    try:
+                        oplog.stamp(conn, log_mark)
+                    except BaseException:
+                        conn.execute(rollback)
+                        raise
                 conn.execute(commit)
 
     @property

@@ -467,7 +467,236 @@ _M0007 = Migration(
     ],
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_M0001, _M0002, _M0003, _M0004, _M0005, _M0006, _M0007)
+# --- 0008: memories: provenance of merged duplicates, what the user deleted, search -------
+_M0008 = Migration(
+    "0008_memory_extraction_and_search",
+    [
+        # Which conversations have had memories extracted, and by which extractor version:
+        # `vivim index` extracts only from conversations that are new or changed since.
+        "ALTER TABLE conversations ADD COLUMN memories_state TEXT",
+        # Every message a memory was seen in. A duplicate statement merges into the memory
+        # it repeats and adds a row here, so each memory stays traceable to all its sources
+        # while memories.source_* keep the first one.
+        """CREATE TABLE memory_sources (
+            memory_id TEXT NOT NULL REFERENCES memories(id) ON DELETE CASCADE,
+            message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            conversation_id TEXT REFERENCES conversations(id) ON DELETE CASCADE,
+            unit_id TEXT REFERENCES atomic_chat_units(id) ON DELETE SET NULL,
+            excerpt TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (memory_id, message_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX memory_sources_message ON memory_sources(message_id)",
+        # Normalised-statement hashes of extracted memories the user deleted, so a later
+        # extraction does not bring them back.
+        """CREATE TABLE memory_suppressions (
+            content_hash TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX memories_source_message ON memories(source_message_id)",
+        "CREATE INDEX memories_pinned_archived ON memories(archived, pinned DESC, importance DESC)",
+        # Full text over memories. It holds its own copy of the (short) text keyed by the
+        # memory id, kept in step by triggers so every writer (CLI, API, sync) is covered.
+        """CREATE VIRTUAL TABLE memory_fts USING fts5(
+            memory_id UNINDEXED,
+            content,
+            summary,
+            tokenize='porter unicode61 remove_diacritics 2'
+        )""",
+        """CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories BEGIN
+            INSERT INTO memory_fts (memory_id, content, summary)
+            VALUES (new.id, new.content, COALESCE(new.summary, ''));
+        END""",
+        """CREATE TRIGGER memories_fts_update AFTER UPDATE OF content, summary ON memories BEGIN
+            DELETE FROM memory_fts WHERE memory_id = old.id;
+            INSERT INTO memory_fts (memory_id, content, summary)
+            VALUES (new.id, new.content, COALESCE(new.summary, ''));
+        END""",
+        """CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN
+            DELETE FROM memory_fts WHERE memory_id = old.id;
+        END""",
+        # Memories written before this migration.
+        "INSERT INTO memory_fts (memory_id, content, summary) SELECT id, content, COALESCE(summary, '') FROM memories",
+    ],
+)
+
+# --- 0009: the sync operation log, captured by triggers ----------------------------------
+@dataclass(frozen=True)
+class SyncedTable:
+    """A user-DB table whose rows travel between a user's devices (docs/SYNC.md)."""
+
+    name: str
+    key: tuple[str, ...] = ("id",)
+    derived: tuple[str, ...] = ()
+    """Columns recomputed on each device: neither logged when they change nor shipped."""
+    columns: tuple[str, ...] = ()
+    """For tables with derived columns, every other column: an update of only derived
+    columns is not a change worth syncing (``AFTER UPDATE OF`` these)."""
+
+
+_EMBEDDING = ("embedding", "embedding_model", "embedding_dim")
+
+# Everything a user owns or decided. Not here, and why: vault_meta and schema_migrations
+# (this file's own bookkeeping), import_sources (which files this device imported),
+# unit_search_rows and the FTS tables (indexes rebuilt from the rows they index),
+# context_bundles (a cache), client_presence (per device, exchanged by its own route) and
+# the sync tables themselves.
+SYNCED_TABLES: tuple[SyncedTable, ...] = (
+    SyncedTable(
+        "conversations",
+        derived=("units_state", "memories_state"),
+        columns=(
+            "id", "provider", "source_id", "source_url", "content_hash", "version", "title", "model",
+            "created_at", "updated_at", "captured_at", "message_count", "user_message_count",
+            "ai_message_count", "total_words", "total_characters", "total_tokens", "total_code_blocks",
+            "total_images", "total_tables", "total_latex_blocks", "total_mermaid_diagrams",
+            "total_tool_calls", "metadata",
+        ),
+    ),
+    SyncedTable("messages"),
+    SyncedTable(
+        "atomic_chat_units",
+        derived=(*_EMBEDDING, "indexed_at"),
+        columns=(
+            "id", "author_did", "signature", "content", "content_hash", "version", "language", "type",
+            "category", "conversation_id", "message_id", "message_index", "parent_id", "provider", "model",
+            "source_timestamp", "extractor_version", "parser_version", "quality_overall", "content_richness",
+            "structural_integrity", "uniqueness", "view_count", "share_count", "quote_count",
+            "rediscovery_score", "sharing_policy", "sharing_circles", "can_view", "can_annotate", "can_remix",
+            "can_reshare", "expires_at", "created_at", "metadata", "tags", "role", "author", "position",
+            "index_text",
+        ),
+    ),
+    SyncedTable("acu_links"),
+    SyncedTable(
+        "memories",
+        # Reading a memory bumps its access counters; a read on one device is not an edit.
+        derived=(*_EMBEDDING, "access_count", "last_accessed_at"),
+        columns=(
+            "id", "content", "summary", "memory_type", "category", "content_hash", "extracted_entities",
+            "topics", "importance", "pinned", "archived", "source_conversation_id", "source_message_id",
+            "source_unit_id", "created_at", "updated_at", "metadata",
+        ),
+    ),
+    SyncedTable("memory_sources", key=("memory_id", "message_id")),
+    SyncedTable("memory_suppressions", key=("content_hash",)),
+    SyncedTable("user_facts"),
+    SyncedTable(
+        "topic_profiles",
+        derived=("embedding", "embedding_model"),
+        columns=(
+            "id", "slug", "label", "keyphrases", "description", "first_engaged_at", "last_engaged_at",
+            "conversation_count", "message_count", "unit_count", "importance", "is_dirty", "created_at",
+            "updated_at", "metadata",
+        ),
+    ),
+    SyncedTable("entity_profiles"),
+    SyncedTable("topic_conversations", key=("topic_id", "conversation_id")),
+    SyncedTable("ai_personas"),
+    SyncedTable("custom_instructions"),
+    SyncedTable("user_context_settings"),
+    SyncedTable("conversation_compactions"),
+    SyncedTable("notebooks"),
+    SyncedTable("notebook_entries"),
+)
+
+
+def _record_key(table: SyncedTable, row: str) -> str:
+    # One key column: its value (as text). Several: a JSON array, unambiguous whatever
+    # the values contain.
+    if len(table.key) == 1:
+        return f"{row}.{table.key[0]}"
+    return "json_array(" + ", ".join(f"{row}.{c}" for c in table.key) + ")"
+
+
+def sync_capture_statements(table: SyncedTable) -> list[str]:
+    """The three triggers that log every write to ``table`` into ``sync_operations``.
+
+    A trigger appends (table, record, operation) only: no payload, no clock. The clock is
+    stamped once per transaction at commit (vivim.sync.oplog.stamp) and the row itself is
+    read when an operation is sent, so a bulk import pays one small append per row.
+    """
+    t, new, old = table.name, _record_key(table, "NEW"), _record_key(table, "OLD")
+    log = "INSERT INTO sync_operations (table_name, record_id, operation)"
+    of = f" OF {', '.join(table.columns)}" if table.derived else ""
+    # While a merge applies other devices' operations it logs them itself, with their own
+    # clocks; it pauses the triggers inside its transaction, invisible to everyone else.
+    when = "WHEN NOT EXISTS (SELECT 1 FROM sync_pause)"
+    return [
+        f"CREATE TRIGGER sync_{t}_insert AFTER INSERT ON {t} {when} BEGIN {log} VALUES ('{t}', {new}, 'insert'); END",
+        # A changed key is the old record deleted and a new one written.
+        f"CREATE TRIGGER sync_{t}_update AFTER UPDATE{of} ON {t} {when} BEGIN"
+        f" {log} SELECT '{t}', {old}, 'delete' WHERE {old} IS NOT {new};"
+        f" {log} VALUES ('{t}', {new}, 'update'); END",
+        f"CREATE TRIGGER sync_{t}_delete AFTER DELETE ON {t} {when} BEGIN {log} VALUES ('{t}', {old}, 'delete'); END",
+    ]
+
+
+_M0009 = Migration(
+    "0009_sync_operation_log",
+    [
+        # The seed's shape (a unique op id, a payload, two indexes per operation) cost a bulk
+        # import more than the import itself; nothing had written it yet. Now it is an
+        # append-only queue of what changed: seq orders it, hlc/device_id are filled in at
+        # commit (or by the merge, for operations from another device), source names the
+        # peer an operation was received from (NULL: made here).
+        "DROP TABLE sync_operations",
+        """CREATE TABLE sync_operations (
+            seq INTEGER PRIMARY KEY,
+            table_name TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            operation TEXT NOT NULL CHECK (operation IN ('insert', 'update', 'delete')),
+            hlc TEXT,
+            device_id TEXT,
+            source TEXT
+        )""",
+        # The latest operation of each record: what the merge compares against and what a
+        # pull sends (the latest state is all last-writer-wins needs). Folded in from the
+        # queue in sorted batches when a sync runs, so imports never pay for this index.
+        # A delete stays here as the record's tombstone.
+        """CREATE TABLE sync_versions (
+            table_name TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            operation TEXT NOT NULL,
+            hlc TEXT NOT NULL,
+            device_id TEXT NOT NULL,
+            source TEXT,
+            PRIMARY KEY (table_name, record_id)
+        ) WITHOUT ROWID""",
+        "CREATE UNIQUE INDEX sync_versions_seq ON sync_versions(seq)",
+        # What a merge overwrote or refused, so a user can see it (`vivim sync conflicts`).
+        """CREATE TABLE sync_conflicts (
+            id INTEGER PRIMARY KEY,
+            table_name TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('overwritten', 'discarded', 'rejected', 'duplicate_key')),
+            winner_hlc TEXT,
+            winner_device TEXT,
+            loser_hlc TEXT,
+            loser_device TEXT,
+            loser_operation TEXT,
+            loser_payload TEXT,
+            peer TEXT,
+            detail TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX sync_conflicts_created ON sync_conflicts(created_at DESC)",
+        # Empty except inside a merge's own transaction (see sync_capture_statements).
+        "CREATE TABLE sync_pause (reason TEXT NOT NULL)",
+        "ALTER TABLE client_presence ADD COLUMN bundle_id TEXT",
+        *[s for table in SYNCED_TABLES for s in sync_capture_statements(table)],
+        # Rows written before this migration become operations of this device, so a vault
+        # that existed before sync sends everything on its first sync.
+        *[
+            f"INSERT INTO sync_operations (table_name, record_id, operation)"
+            f" SELECT '{t.name}', {_record_key(t, t.name)}, 'insert' FROM {t.name}"
+            for t in SYNCED_TABLES
+        ],
+    ],
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_M0001, _M0002, _M0003, _M0004, _M0005, _M0006, _M0007, _M0008, _M0009)
 HEAD = len(MIGRATIONS)
 
 # The USER models of seed 000 and the table each lives in. Tests check this against the seed.

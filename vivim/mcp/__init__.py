@@ -1,0 +1,1 @@
+"""vivim as an MCP server: an AI client reaches the user's vault through tools."""
