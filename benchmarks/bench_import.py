@@ -33,6 +33,7 @@ from vivim.capture.importer import Importer
 from vivim.capture.normalize import normalize
 from vivim.capture.tokens import encoding
 from vivim.store.user.conversations import _INSERT_MESSAGE, INSERT_FIELDS
+from vivim.store.user import oplog
 from vivim.store.user.db import create_database
 
 export, data = Path(sys.argv[1]), Path(sys.argv[2])
@@ -64,9 +65,12 @@ conn.execute("PRAGMA cache_size=-65536")
 flat = [m for _, _, _, ms in rows for m in ms]
 t = time.perf_counter()
 conn.execute("BEGIN")
-conn.executemany("INSERT INTO conversations (id, provider, source_id, captured_at) VALUES (?,?,?,'x')",
-                 [(cid, p, s) for cid, p, s, _ in rows])
-conn.executemany(_INSERT_MESSAGE, flat)
+with oplog.bulk_inserts(conn):  # and the same sync log rows the importer writes
+    conn.executemany("INSERT INTO conversations (id, provider, source_id, captured_at) VALUES (?,?,?,'x')",
+                     [(cid, p, s) for cid, p, s, _ in rows])
+    conn.executemany(_INSERT_MESSAGE, flat)
+oplog.log_inserts(conn, "conversations", (cid for cid, _, _, _ in rows))
+oplog.log_inserts(conn, "messages", (m[0] for m in flat))
 conn.execute("COMMIT")
 t_raw = time.perf_counter() - t
 print(json.dumps({"messages": first.totals()["new_messages"], "t_first": t_first, "t_again": t_again,

@@ -27,6 +27,11 @@ echo "== search, filtered to Claude: 'vegetarian hiking'"
 $V search "vegetarian hiking" --provider claude --limit 2
 echo "== verifying every unit's Ed25519 signature"
 $V verify | tail -n 1
+echo "== memories found in your own words (no LLM), and topics"
+$V memory list --limit 10
+$V profiles topics --limit 5 || true
+echo "== a 600-token context bundle for the next AI conversation"
+$V context "how do I keep sqlite readers unblocked during imports?" --budget 600
 
 echo "== conversations"
 $V conversations list --limit 15

@@ -100,3 +100,22 @@ def test_bulk_rows_match_the_one_by_one_rows(vivim: Vivim, tmp_path: Path) -> No
     assert len(alice_rows) == 6 and alice_rows == bob_rows
     # "message 0 of a" is 5 cl100k tokens ("message", " ", "0", " of", " a"); 3 per conversation.
     assert {r[5] for r in alice_rows} == {5} and {r[8] for r in alice_rows} == {15}
+
+
+def test_the_bulk_write_logs_one_stamped_insert_per_row_as_the_triggers_would(vivim: Vivim, tmp_path: Path) -> None:
+    alice: UserRecord = vivim.create_user("alice")
+    export = _write(tmp_path / "export.json", [_conversation("a", "https://x.test/1", 3), _conversation("b", "https://x.test/2", 2)])
+    Importer(store=vivim.store(alice), master=vivim.master, user_id=alice.id).import_paths([export])
+    with vivim.store(alice).read() as conn:
+        logged = conn.execute(
+            "SELECT table_name, record_id, operation, hlc IS NOT NULL, device_id IS NOT NULL FROM sync_operations"
+            " WHERE table_name IN ('conversations', 'messages') ORDER BY seq"
+        ).fetchall()
+        conversations = {r[0] for r in conn.execute("SELECT id FROM conversations")}
+        messages = {r[0] for r in conn.execute("SELECT id FROM messages")}
+        paused = conn.execute("SELECT count(*) FROM sync_pause").fetchone()[0]
+    assert paused == 0  # the triggers are live again for every later write
+    assert [r[0] for r in logged] == ["conversations"] * 2 + ["messages"] * 5
+    assert {r[1] for r in logged if r[0] == "conversations"} == conversations
+    assert {r[1] for r in logged if r[0] == "messages"} == messages and len(messages) == 5
+    assert all(op == "insert" and stamped and device for _t, _id, op, stamped, device in logged)

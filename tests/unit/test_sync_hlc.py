@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from vivim.domain import hlc
 from vivim.domain.errors import InvalidInput
-from vivim.sync import hlc
 
 
 def test_a_clock_prints_as_fixed_width_text_that_sorts_like_the_clock() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.sync_support import add_fact, hub_sync, make_store, snapshot
+from vivim.domain import hlc
 from vivim.store.user.db import UserStore
-from vivim.sync import hlc
 from vivim.sync.merge import Op, merge
 
 NOW = 1_800_000_000_000
@@ -99,7 +99,7 @@ def test_a_clock_far_in_the_future_is_rejected_and_recorded(tmp_path: Path) -> N
     assert _conflicts(store) == [("rejected", "f1", "a" * 32)]
     # Our own clock did not jump to the bad one.
     with store.read() as conn:
-        from vivim.sync import oplog
+        from vivim.store.user import oplog
 
         assert oplog.clock(conn) < hlc.parse(future.hlc)
 

@@ -6,8 +6,9 @@ import sqlite3
 from pathlib import Path
 
 from tests.sync_support import add_fact, make_store
+from vivim.domain import hlc
+from vivim.store.user import oplog
 from vivim.store.user.migrations import SYNCED_TABLES
-from vivim.sync import hlc, oplog
 
 
 def _log(conn: sqlite3.Connection) -> list[tuple[str, str, str, str | None]]:

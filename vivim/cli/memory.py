@@ -12,12 +12,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from vivim.cli.context import out, print_json, state
+from vivim.domain.errors import VivimError
 from vivim.memory import facts as fact_ops
 from vivim.memory import instructions as instr_ops
 from vivim.memory import memories as memory_ops
 from vivim.memory import notebooks as nb_ops
 from vivim.memory import profiles as profile_ops
 from vivim.memory.pipeline import extract_memories
+from vivim.search.indexer import IndexBusy, index_lock
 from vivim.store.user.db import UserStore
 
 memory_app = typer.Typer(
@@ -205,8 +207,14 @@ def memory_extract(
     yourself, your preferences, projects and goals. Runs after `vivim index` too."""
     st = state(ctx)
     store = st.vivim.store(st.current_user())
-    report = extract_memories(store, embedder=st.vivim.embedder if embed else None, rescan=rescan)
-    landed = instr_ops.land_export_instructions(store)
+    # The indexer (run in the background after an import) extracts too: wait for neither,
+    # say so instead of failing on a locked database.
+    try:
+        with index_lock(store):
+            report = extract_memories(store, embedder=st.vivim.embedder if embed else None, rescan=rescan)
+            landed = instr_ops.land_export_instructions(store)
+    except IndexBusy as exc:
+        raise VivimError(f"{exc}; it extracts memories too when it finishes") from None
     data = {**report.to_json(), "instructions_added": landed}
     _done(as_json, data, f"{report.conversations} conversations read: {report.memories_added} memories added, "
           f"{report.memories_merged} repeats merged, {report.facts_added} facts added, "

@@ -17,7 +17,8 @@ from rich.table import Table
 from vivim.cli.context import out, print_json, state
 from vivim.domain.errors import InvalidInput
 from vivim.identity.keys import keypair_from_private
-from vivim.sync import exchange, oplog, presence, remote
+from vivim.store.user import oplog
+from vivim.sync import exchange, presence, remote
 from vivim.sync.client import sync as run_sync
 
 app = typer.Typer(

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from vivim.domain.errors import InvalidInput, VivimError
+from vivim.store.user import oplog
 from vivim.store.user.db import UserStore
-from vivim.sync import exchange, oplog, wire
+from vivim.sync import exchange, wire
 from vivim.sync.merge import MergeResult, Op, merge
 from vivim.sync.rows import store_infos
 

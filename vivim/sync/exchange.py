@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from vivim.domain.times import to_iso, utcnow
+from vivim.store.user import oplog
 from vivim.store.user.db import UserStore
-from vivim.sync import oplog
 from vivim.sync.merge import MergeResult, Op, merge
 from vivim.sync.rows import TableInfo, read_rows, store_infos, table_infos
 

@@ -28,10 +28,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from vivim.domain import hlc
 from vivim.domain.errors import InvalidInput
 from vivim.domain.times import date_words, to_iso, utcnow
+from vivim.store.user import oplog
 from vivim.store.user.db import UserStore
-from vivim.sync import hlc, oplog
 from vivim.sync.rows import TableInfo, decode, delete_row, read_row, same_content, store_infos, write_row
 
 OPERATIONS = ("insert", "update", "delete")

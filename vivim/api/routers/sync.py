@@ -49,7 +49,9 @@ def status(
 def pull(
     principal: SessionPrincipal,
     store: Store,
-    since: Annotated[int, Query(ge=0, description="The `next` of the previous page; 0 the first time.")] = 0,
+    since: Annotated[
+        int, Query(ge=0, le=2**63 - 1, description="The `next` of the previous page; 0 the first time.")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=exchange.MAX_PAGE)] = exchange.DEFAULT_PAGE,
     node: Annotated[str | None, Query(max_length=64, description="Your sync id: what you pushed is left out.")] = None,
 ) -> Response:

@@ -13,7 +13,7 @@ class SyncOp(BaseModel):
     operation: Literal["insert", "update", "delete"]
     hlc: str = Field(description="Hybrid logical clock: 13 digits of Unix ms, '-', 6 digits of counter.")
     device: str = Field(description="The sync id of the device (vault) that made this version.")
-    seq: int = Field(description="The sender's log position.")
+    seq: int = Field(ge=0, le=2**63 - 1, description="The sender's log position.")
     row: dict[str, Any] | None = Field(description="The record's columns; null for a delete. BLOBs as {\"$b64\": ...}.")
 
 
@@ -29,7 +29,7 @@ class PushBody(BaseModel):
     """Sent gzipped (`Content-Encoding: gzip`) or plain; at most 1 MiB on the wire."""
 
     node: str = Field(max_length=64, description="The pushing device's sync id.")
-    seen: int = Field(default=0, ge=0, description="The server seq this device has pulled up to.")
+    seen: int = Field(default=0, ge=0, le=2**63 - 1, description="The server seq this device has pulled up to.")
     ops: list[SyncOp]
 
 

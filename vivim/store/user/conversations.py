@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from vivim.domain.parts import message_text
 from vivim.domain.stats import COUNTERS, count_message
+from vivim.store.user import oplog
 
 
 class MessageRow(NamedTuple):
@@ -156,8 +157,12 @@ def insert_new_conversations(
     The fast path of a first import; the caller wraps it in a savepoint and falls back to
     :func:`save_conversation` one by one if it fails, so one bad row cannot cost the batch.
     """
-    conn.executemany(_INSERT_CONVERSATION, [_conversation_tuple(r, captured_at) for r in batch])
-    conn.executemany(_INSERT_MESSAGE, [m[:INSERT_FIELDS] for r in batch for m in r.messages])
+    messages = [m[:INSERT_FIELDS] for r in batch for m in r.messages]
+    with oplog.bulk_inserts(conn):
+        conn.executemany(_INSERT_CONVERSATION, [_conversation_tuple(r, captured_at) for r in batch])
+        conn.executemany(_INSERT_MESSAGE, messages)
+    oplog.log_inserts(conn, "conversations", (r.id for r in batch))
+    oplog.log_inserts(conn, "messages", (m[0] for m in messages))
 
 
 def _conversation_tuple(rows: ConversationRows, captured_at: str) -> tuple[Any, ...]:

@@ -11,8 +11,8 @@ from typing import Any
 
 from vivim.domain.errors import CorruptDatabase, InvalidIdentifier, SchemaTooNew
 from vivim.domain.times import to_iso, utcnow
+from vivim.store.user import oplog
 from vivim.store.user.migrations import HEAD, MIGRATIONS
-from vivim.sync import oplog
 
 BUSY_TIMEOUT_MS = 5000
 # 2 KiB pages keep an empty vault (about 80 tables and indexes, one page each) near
@@ -136,7 +136,7 @@ class UserStore:
                 conn.execute("BEGIN IMMEDIATE")
                 begin, commit, rollback = None, "COMMIT", "ROLLBACK"
                 # Where the sync log stood, so the commit can stamp what this transaction
-                # logged with one clock tick (vivim.sync.oplog).
+                # logged with one clock tick (vivim.store.user.oplog).
                 log_mark = oplog.mark(conn)
             else:
                 name = f"sp{self._depth}"

@@ -613,7 +613,7 @@ def sync_capture_statements(table: SyncedTable) -> list[str]:
     """The three triggers that log every write to ``table`` into ``sync_operations``.
 
     A trigger appends (table, record, operation) only: no payload, no clock. The clock is
-    stamped once per transaction at commit (vivim.sync.oplog.stamp) and the row itself is
+    stamped once per transaction at commit (vivim.store.user.oplog.stamp) and the row itself is
     read when an operation is sent, so a bulk import pays one small append per row.
     """
     t, new, old = table.name, _record_key(table, "NEW"), _record_key(table, "OLD")
