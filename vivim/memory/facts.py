@@ -22,7 +22,7 @@ from typing import Any
 from vivim.domain.errors import InvalidInput
 from vivim.domain.ids import new_id
 from vivim.domain.times import to_iso, utcnow
-from vivim.memory.memories import check_importance, content_key_hash, resolve_id
+from vivim.memory.memories import assignments, check_importance, content_key_hash, resolve_id
 from vivim.store.user.db import UserStore
 
 MAX_FACT_CHARS = 1000
@@ -169,23 +169,13 @@ def update_fact(
     archived: bool | None = None,
     confidence: float | None = None,
 ) -> dict[str, Any]:
-    sets: list[str] = []
-    params: list[Any] = []
-    if category is not None:
-        sets.append("category = ?")
-        params.append(category or "general")
-    if importance is not None:
-        sets.append("importance = ?")
-        params.append(check_importance(importance))
-    if pinned is not None:
-        sets.append("pinned = ?")
-        params.append(int(pinned))
-    if archived is not None:
-        sets.append("archived = ?")
-        params.append(int(archived))
-    if confidence is not None:
-        sets.append("confidence = ?")
-        params.append(_confidence(confidence))
+    sets, params = assignments(
+        category=None if category is None else category or "general",
+        importance=None if importance is None else check_importance(importance),
+        pinned=None if pinned is None else int(pinned),
+        archived=None if archived is None else int(archived),
+        confidence=None if confidence is None else _confidence(confidence),
+    )
     with store.transaction() as conn:
         fid = resolve_id(conn, "user_facts", fact_id, "fact")
         if content is not None:

@@ -99,6 +99,12 @@ def content_key_hash(content: str) -> str:
     return key_hash(key or content.strip().lower())
 
 
+def assignments(**values: Any) -> tuple[list[str], list[Any]]:
+    """``SET`` clauses and parameters for the columns given a value (None: left as it is)."""
+    given = {column: value for column, value in values.items() if value is not None}
+    return [f"{column} = ?" for column in given], list(given.values())
+
+
 def resolve_id(conn: sqlite3.Connection, table: str, ref: str, what: str) -> str:
     """A full id, or an unambiguous prefix of at least 6 hex characters."""
     ref = (ref or "").strip().lower()
@@ -282,23 +288,16 @@ def update_memory(
     embedder: Embedder | None = None,
 ) -> dict[str, Any]:
     """Change what is given; a new content gets a new key (and vector, with an embedder)."""
-    sets: list[str] = []
-    params: list[Any] = []
-    if memory_type is not None:
-        sets.append("memory_type = ?")
-        params.append(check_type(memory_type))
+    sets, params = assignments(
+        memory_type=None if memory_type is None else check_type(memory_type),
+        importance=None if importance is None else check_importance(importance),
+        pinned=None if pinned is None else int(pinned),
+        archived=None if archived is None else int(archived),
+    )
+    # An empty category or summary clears it (NULL), which assignments() would read as "not given".
     if category is not None:
         sets.append("category = ?")
         params.append(category or None)
-    if importance is not None:
-        sets.append("importance = ?")
-        params.append(check_importance(importance))
-    if pinned is not None:
-        sets.append("pinned = ?")
-        params.append(int(pinned))
-    if archived is not None:
-        sets.append("archived = ?")
-        params.append(int(archived))
     if summary is not None:
         sets.append("summary = ?")
         params.append(summary.strip() or None)
