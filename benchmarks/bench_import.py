@@ -65,12 +65,10 @@ conn.execute("PRAGMA cache_size=-65536")
 flat = [m for _, _, _, ms in rows for m in ms]
 t = time.perf_counter()
 conn.execute("BEGIN")
-with oplog.bulk_inserts(conn):  # and the same sync log rows the importer writes
+with oplog.bulk_inserts(conn, "conversations", "messages"):  # and the same sync log rows
     conn.executemany("INSERT INTO conversations (id, provider, source_id, captured_at) VALUES (?,?,?,'x')",
                      [(cid, p, s) for cid, p, s, _ in rows])
     conn.executemany(_INSERT_MESSAGE, flat)
-oplog.log_inserts(conn, "conversations", (cid for cid, _, _, _ in rows))
-oplog.log_inserts(conn, "messages", (m[0] for m in flat))
 conn.execute("COMMIT")
 t_raw = time.perf_counter() - t
 print(json.dumps({"messages": first.totals()["new_messages"], "t_first": t_first, "t_again": t_again,

@@ -333,6 +333,31 @@ def test_imports_stream_with_bounded_memory(tmp_path: Path, in_child: bool) -> N
     assert peaks[1] - peaks[0] < (sizes[1] - sizes[0]) / 2, (peaks, sizes)
 
 
+def test_parsing_in_a_child_process_stores_exactly_what_parsing_here_does(
+    vivim: Vivim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big inputs are parsed (and their tokens counted) in other processes: same rows, same
+    token counts, same errors in the same order as the in-process path."""
+    buf = io.StringIO()
+    write_export(buf, 120, 1_500, seed=5)
+    records = json.loads(buf.getvalue())
+    records.insert(40, 7)  # not a conversation
+    records.insert(90, {"title": "no mapping", "id": "broken"})
+    export = tmp_path / "conversations.json"
+    export.write_text(json.dumps(records), encoding="utf-8")
+    monkeypatch.setenv("VIVIM_IMPORT_BATCH_MESSAGES", "300")  # many batches in flight
+    outcomes = {}
+    for name, threshold in (("here", str(1 << 40)), ("child", "0")):
+        monkeypatch.setenv("VIVIM_IMPORT_CHILD_MIN_BYTES", threshold)
+        user = vivim.create_user(name)
+        [fs] = run_import(vivim, user, export).files
+        outcomes[name] = (fs.created, fs.failed, fs.new_messages, [e["record"] for e in fs.errors])
+    assert outcomes["here"] == outcomes["child"] and outcomes["here"][:2] == (120, 2)
+    vivim.router.close_all()
+    here, child = (vault_snapshot(vivim.router.path_for(vivim.get_user(n).id)) for n in ("here", "child"))
+    assert here == child and all(m[9] > 0 for m in child["messages"])
+
+
 def test_members_of_an_archive_that_hold_no_conversations_are_skipped_not_failed(
     vivim: Vivim, alice: UserRecord, tmp_path: Path
 ) -> None:

@@ -15,18 +15,16 @@ import json
 import os
 import time
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from vivim.capture.base import Parser, Source
-from vivim.capture.normalize import as_json, set_token_counts
+from vivim.capture.normalize import as_json
 from vivim.capture.producer import Pending, fewer_gc_passes, producer_for
 from vivim.capture.registry import detect
 from vivim.capture.sources import SourceProblem, expand, fingerprint
-from vivim.capture.tokens import count_tokens_many
 from vivim.domain.canonical import content_hash
 from vivim.domain.conversation import RecordError
 from vivim.domain.errors import ParseError
@@ -46,6 +44,11 @@ from vivim.store.user.db import UserStore
 # Bump when normalisation changes what is stored, so fingerprinted files are re-read.
 CAPTURE_VERSION = "1"
 IMPORT_CACHE_KIB = 65_536  # SQLite page cache during imports, KiB (VIVIM_IMPORT_CACHE_KIB)
+# WAL pages between two checkpoints during imports (SQLite's default is 1,000: 2 MiB here).
+# Each batch's commit dirtied more than that, so every commit ended in a checkpoint that
+# copied the index pages it had just written; then the next batch dirtied most of them
+# again. Bounded, so the WAL stays well under the size of what is imported.
+IMPORT_AUTOCHECKPOINT_PAGES = 32_768
 
 
 class Progress(Protocol):
@@ -130,16 +133,23 @@ class Importer:
     def import_paths(self, paths: Iterable[Path]) -> ImportSummary:
         with self.store.read() as conn:
             cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+            autocheckpoint = conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
             # Inserts into the message indexes hit random pages (ids are hashes); a larger
             # page cache for the duration of an import keeps them in memory.
             conn.execute(
                 f"PRAGMA cache_size = -{int(os.environ.get('VIVIM_IMPORT_CACHE_KIB', IMPORT_CACHE_KIB))}"
             )
+            conn.execute(f"PRAGMA wal_autocheckpoint = {max(autocheckpoint, IMPORT_AUTOCHECKPOINT_PAGES)}")
         try:
             return self._import_paths(paths)
         finally:
             with self.store.read() as conn:
                 conn.execute(f"PRAGMA cache_size = {cache}")
+                conn.execute(f"PRAGMA wal_autocheckpoint = {autocheckpoint}")
+                if not self.store.in_transaction:
+                    # What the import left in the WAL goes to the database now, not at
+                    # some later, unrelated commit.
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _import_paths(self, paths: Iterable[Path]) -> ImportSummary:
         summary = ImportSummary()
@@ -221,36 +231,20 @@ class Importer:
             self.progress.end_file(fs)
 
     def _parse_and_store(self, parser: Parser, source: Source, fs: FileSummary) -> None:
-        """Store each batch as it comes. A batch's token counts are computed on a worker
-        thread while the previous batch is written: tokenising (Rust) and SQLite both
-        release the GIL, so the two overlap instead of adding up."""
+        """Store each batch as it comes (for big inputs, while the parser process prepares
+        the next one)."""
         on_read = self.progress.advance if self.progress else (lambda n: None)
-        pending: tuple[list[Pending], Future[list[int]]] | None = None
-        with (
-            fewer_gc_passes(),
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="vivim-tokens") as tokens,
-        ):
+        with fewer_gc_passes():
             for item in producer_for(source)(parser, source, on_read):
                 if isinstance(item, RecordError):
-                    # Earlier batches first, so attempts are recorded in input order.
-                    if pending is not None:
-                        self._flush(*pending, fs)
-                        pending = None
                     fs.errors.append({"record": item.record, "code": item.code, "message": item.message})
                     if item.code != "read_error":
                         fs.failed += 1
                     self._record_failed_record(fs, item)
                     continue
-                texts = [m.text for p in item.items if p.rows is not None for m in p.rows.messages]
-                counting = tokens.submit(count_tokens_many, texts)
-                if pending is not None:
-                    self._flush(*pending, fs)
-                pending = (item.items, counting)
-            if pending is not None:
-                self._flush(*pending, fs)
+                self._flush(item.items, fs)
 
-    def _flush(self, batch: list[Pending], counting: Future[list[int]], fs: FileSummary) -> None:
-        set_token_counts([p.rows for p in batch if p.rows is not None], counting.result())
+    def _flush(self, batch: list[Pending], fs: FileSummary) -> None:
         captured_at = to_iso(utcnow())
         urls = [self._conversation_url(fs, p) for p in batch]
         with self.master.session() as s:

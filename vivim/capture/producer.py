@@ -2,10 +2,11 @@
 
 Two producers yield the same items (``RecordError`` or a ``Batch``):
 - in this process, for small inputs;
-- in a child process, for big ones: parsing and normalising are pure-Python CPU work that
-  holds the GIL, so a thread would not run beside the writer; a second process parses the
-  next batch while this one tokenises and writes. Batches cross over pickled, through a
-  pipe whose buffer bounds them, so memory stays bounded whatever the input size.
+- in a child process, for big ones: parsing, normalising and counting tokens are CPU work
+  that holds the GIL, so a thread would not run beside the writer; a second process
+  prepares the next batch, token counts included, while this one writes. Batches cross
+  over pickled, through a pipe whose buffer bounds them, so memory stays bounded whatever
+  the input size.
 """
 
 from __future__ import annotations
@@ -13,19 +14,23 @@ from __future__ import annotations
 import gc
 import importlib
 import json
+import multiprocessing
 import os
 import pickle
+import queue
 import struct
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from vivim.capture.base import Parser, Source
-from vivim.capture.normalize import normalize
+from vivim.capture.normalize import normalize, set_token_counts
+from vivim.capture.tokens import count_tokens_many
 from vivim.domain.conversation import RecordError
 from vivim.store.user.conversations import ConversationRows
 
@@ -33,7 +38,7 @@ BATCH_MESSAGES = 20_000
 BATCH_CONVERSATIONS = 1_000
 # The first batches are smaller (doubling up to BATCH_MESSAGES), so the writer starts
 # early instead of waiting for a whole batch to be parsed while its own core idles.
-FIRST_BATCH_MESSAGES = 2_500
+FIRST_BATCH_MESSAGES = 1_000
 # Inputs at least this big are parsed in a child process (its start-up costs ~0.3 s);
 # VIVIM_IMPORT_CHILD_MIN_BYTES overrides it.
 CHILD_PROCESS_MIN_BYTES = 16 * 1024 * 1024
@@ -95,15 +100,24 @@ class _CountingReader:
         return getattr(self._raw, name)
 
 
-def produce(parser: Parser, source: Source, on_read: Callable[[int], None]) -> Iterator[RecordError | Batch]:
-    """Parse ``source`` here, yielding record errors and full batches."""
+def produce(
+    parser: Parser, source: Source, on_read: Callable[[int], None], *, counter: Executor | None = None
+) -> Iterator[RecordError | Batch]:
+    """Parse ``source`` here, yielding record errors and full batches with token counts.
+
+    With a ``counter`` (an executor running in another process), each batch's tokens are
+    counted there while the next batch is parsed here."""
     counted = Source(source.name, lambda: _CountingReader(source.open(), on_read), source.size)  # type: ignore[arg-type]
+    return _with_token_counts(_batches(parser, counted), counter)
+
+
+def _batches(parser: Parser, source: Source) -> Iterator[RecordError | Batch]:
     # Memory is bounded by the batch size (VIVIM_IMPORT_BATCH_MESSAGES), not the input's.
     max_messages = int(os.environ.get("VIVIM_IMPORT_BATCH_MESSAGES", BATCH_MESSAGES))
     limit = min(FIRST_BATCH_MESSAGES, max_messages)
     batch = Batch()
     try:
-        for index, item in enumerate(parser.parse(counted)):
+        for index, item in enumerate(parser.parse(source)):
             if isinstance(item, RecordError):
                 yield item
                 continue
@@ -138,6 +152,40 @@ def produce(parser: Parser, source: Source, on_read: Callable[[int], None]) -> I
         yield RecordError(source.name, "stream", f"{source.name}: reading stopped: {exc}", "read_error")
     if batch.items:
         yield batch
+
+
+def _with_token_counts(
+    items: Iterator[RecordError | Batch], counter: Executor | None
+) -> Iterator[RecordError | Batch]:
+    """Fill in each batch's token counts (a whole batch at a time: counted per conversation,
+    between parsing, counting took twice as long, the tokenizer's tables falling out of the
+    CPU caches). With a ``counter``, batch N is counted there while batch N+1 is parsed;
+    items keep their order."""
+    pending: tuple[Batch, list[ConversationRows], Future[list[int]]] | None = None
+    for item in items:
+        if isinstance(item, RecordError):
+            if pending is not None:
+                yield _filled(*pending)
+                pending = None
+            yield item
+            continue
+        rows = [p.rows for p in item.items if p.rows is not None]
+        texts = [m.text for r in rows for m in r.messages]
+        if counter is None:
+            set_token_counts(rows, count_tokens_many(texts))
+            yield item
+            continue
+        counting = counter.submit(count_tokens_many, texts)
+        if pending is not None:
+            yield _filled(*pending)
+        pending = (item, rows, counting)
+    if pending is not None:
+        yield _filled(*pending)
+
+
+def _filled(batch: Batch, rows: list[ConversationRows], counting: Future[list[int]]) -> Batch:
+    set_token_counts(rows, counting.result())
+    return batch
 
 
 _gc_lock = threading.Lock()
@@ -188,17 +236,20 @@ def _child_main(parser_module: str, location: tuple[str, ...]) -> None:
 
     try:
         parser = importlib.import_module(parser_module).PARSER
-        for item in produce(parser, Source.from_location(location), on_read):
-            if isinstance(item, Batch):
-                item.bytes_read = read
-            send(item)
+        # Token counting, a fifth of the work, runs in a process of its own: three busy
+        # processes (parse, count, write) share two cores more evenly than two do.
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as counter:
+            for item in produce(parser, Source.from_location(location), on_read, counter=counter):
+                if isinstance(item, Batch):
+                    item.bytes_read = read
+                send(item)
         send(("done", read))
     except BaseException as exc:  # report, never leave the parent waiting
         send(("failed", f"{type(exc).__name__}: {exc}"))
     out.flush()
 
 
-def _read_frame(stream: BinaryIO) -> object | None:
+def _read_frame(stream: BinaryIO) -> bytes | None:
     header = stream.read(8)
     if len(header) < 8:
         return None
@@ -206,7 +257,31 @@ def _read_frame(stream: BinaryIO) -> object | None:
     data = stream.read(size)
     if len(data) < size:
         return None
-    return pickle.loads(data)  # noqa: S301 - our own child process, over a private pipe
+    return data
+
+
+# Frames read ahead of the writer: the parser process goes on with the next batch while
+# the writer is still busy, instead of waiting for it to take the last one. Two batches
+# (a few tens of MB) bound the memory this costs.
+READ_AHEAD_FRAMES = 2
+
+
+def _read_ahead(stream: BinaryIO, frames: queue.Queue[bytes | None], stop: threading.Event) -> None:
+    """Thread: move frames from the pipe to ``frames`` (reading releases the GIL); None
+    marks the end of the stream."""
+    try:
+        while not stop.is_set():
+            frame = _read_frame(stream)
+            while not stop.is_set():
+                try:
+                    frames.put(frame, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            if frame is None:
+                return
+    except (OSError, ValueError):  # the pipe was closed under us: the import is over
+        frames.put(None)
 
 
 def produce_in_child(
@@ -214,7 +289,8 @@ def produce_in_child(
 ) -> Iterator[RecordError | Batch]:
     """Like :func:`produce`, with the parsing done by a child process (a plain subprocess
     rather than multiprocessing, so it works whatever the caller's main module is). The
-    pipe's buffer is the bounded queue: the child blocks while we write."""
+    pipe and a read-ahead of :data:`READ_AHEAD_FRAMES` batches are the bounded queue: the
+    child blocks when we are that far behind."""
     assert source.location is not None
     child = subprocess.Popen(
         [
@@ -228,10 +304,19 @@ def produce_in_child(
         stdin=subprocess.DEVNULL,
     )
     assert child.stdout is not None
+    _widen_pipe(child.stdout)
+    frames: queue.Queue[bytes | None] = queue.Queue(maxsize=READ_AHEAD_FRAMES)
+    stop = threading.Event()
+    reader = threading.Thread(
+        target=_read_ahead, args=(child.stdout, frames, stop), name="vivim-import-read", daemon=True
+    )
+    reader.start()
     reported = 0
     try:
         while True:
-            item = _read_frame(child.stdout)
+            frame = frames.get()
+            # our own child process, over a private pipe
+            item = None if frame is None else pickle.loads(frame)  # noqa: S301
             if item is None:
                 yield RecordError(
                     source.name,
@@ -254,16 +339,33 @@ def produce_in_child(
                 reported = item.bytes_read
             yield item  # type: ignore[misc]
     finally:
+        stop.set()
         if child.poll() is None:
             child.kill()
         child.wait()
+        reader.join()
         child.stdout.close()
+
+
+PIPE_BYTES = 1 << 20  # Linux's default limit for an unprivileged process (fs.pipe-max-size)
+
+
+def _widen_pipe(stream: BinaryIO) -> None:
+    """A 1 MiB pipe instead of 64 KiB: batches are megabytes, and each 64 KiB handed over
+    cost the two processes a wake-up each (about a tenth of the parser process's time)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except (ImportError, OSError):
+        pass  # not Linux, or a lower limit: the default pipe works, a little slower
 
 
 def producer_for(
     source: Source,
 ) -> Callable[[Parser, Source, Callable[[int], None]], Iterator[RecordError | Batch]]:
-    big = (source.size or 0) >= CHILD_PROCESS_MIN_BYTES and source.location is not None
+    threshold = int(os.environ.get("VIVIM_IMPORT_CHILD_MIN_BYTES", CHILD_PROCESS_MIN_BYTES))
+    big = (source.size or 0) >= threshold and source.location is not None
     return produce_in_child if big else produce
 
 

@@ -154,15 +154,14 @@ def insert_new_conversations(
 ) -> None:
     """Insert conversations known not to exist yet, in two statements for the whole batch.
 
-    The fast path of a first import; the caller wraps it in a savepoint and falls back to
-    :func:`save_conversation` one by one if it fails, so one bad row cannot cost the batch.
+    The fast path of a first import; the caller runs it in a transaction of its own and, if
+    it fails, rolls that back and stores the batch one by one with :func:`save_conversation`,
+    so one bad row cannot cost the batch.
     """
     messages = [m[:INSERT_FIELDS] for r in batch for m in r.messages]
-    with oplog.bulk_inserts(conn):
+    with oplog.bulk_inserts(conn, "conversations", "messages"):
         conn.executemany(_INSERT_CONVERSATION, [_conversation_tuple(r, captured_at) for r in batch])
         conn.executemany(_INSERT_MESSAGE, messages)
-    oplog.log_inserts(conn, "conversations", (r.id for r in batch))
-    oplog.log_inserts(conn, "messages", (m[0] for m in messages))
 
 
 def _conversation_tuple(rows: ConversationRows, captured_at: str) -> tuple[Any, ...]:

@@ -696,7 +696,24 @@ _M0009 = Migration(
     ],
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_M0001, _M0002, _M0003, _M0004, _M0005, _M0006, _M0007, _M0008, _M0009)
+# --- 0010: two message indexes fewer --------------------------------------------------
+_M0010 = Migration(
+    "0010_leaner_message_indexes",
+    [
+        # Every message insert paid for six B-trees. No query reads messages by
+        # (conversation, created_at): conversations are read in message_index order. The
+        # one query by role over all conversations looks for system messages (custom
+        # instructions), which a partial index finds at a fraction of the cost.
+        # docs/PERFORMANCE.md (issue 3) has the measurements.
+        "DROP INDEX IF EXISTS messages_conversation_created",
+        "DROP INDEX IF EXISTS messages_role",
+        "CREATE INDEX messages_system ON messages(conversation_id) WHERE role = 'system'",
+    ],
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _M0001, _M0002, _M0003, _M0004, _M0005, _M0006, _M0007, _M0008, _M0009, _M0010,
+)
 HEAD = len(MIGRATIONS)
 
 # The USER models of seed 000 and the table each lives in. Tests check this against the seed.
