@@ -352,29 +352,40 @@ def test_searching_a_closed_store_fails_cleanly_and_lets_its_connections_go(vivi
         idle[0].execute("SELECT 1")
 
 
-def test_the_query_embedding_is_the_same_as_a_batch_embedding(vivim: Vivim) -> None:
-    """A lone query runs on the batch session, queries beside others on a single-threaded
-    session of their own: same model, same vectors."""
-    import time
-
+def test_a_query_is_embedded_by_the_int8_model_close_to_the_float_one(
+    vivim: Vivim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Queries run on an int8 model derived (once, then cached) from the packaged one: the
+    same direction as the float model's vector of the same text, and always the same."""
     import numpy as np
 
-    from vivim.embed.minilm import QUERY_OVERLAP_MEMORY_S
+    from vivim.embed.minilm import MiniLMEmbedder
 
-    embedder = vivim.embedder
+    monkeypatch.setenv("VIVIM_CACHE_DIR", str(tmp_path / "cache"))
+    embedder = MiniLMEmbedder()
     texts = ["concurrent database access locking", "a five day hut to hut hike", "x"]
     batch = embedder.embed(texts)
     for text, expected in zip(texts, batch, strict=True):
-        embedder._queries_overlapped_at = -1e9  # no query overlapped lately
-        alone = embedder.embed_query(text)
-        embedder._queries_running += 1  # as if another query were running
-        try:
-            beside = embedder.embed_query(text)
-        finally:
-            embedder._queries_running -= 1
-        for got in (alone, beside):
-            assert got.shape == (384,) and got.dtype == np.float32
-            assert abs(float(np.linalg.norm(got)) - 1.0) < 1e-5
-            assert float(got @ expected) > 0.9999
-    assert embedder._query_session is not None and embedder._queries_running == 0
-    assert time.monotonic() - embedder._queries_overlapped_at < QUERY_OVERLAP_MEMORY_S
+        got = embedder.embed_query(text)
+        assert got.shape == (384,) and got.dtype == np.float32
+        assert abs(float(np.linalg.norm(got)) - 1.0) < 1e-5
+        assert float(got @ expected) > 0.97
+        assert np.array_equal(embedder.embed_query(text), got)
+    [derived] = (tmp_path / "cache").glob("minilm-query-*.onnx")
+    again = MiniLMEmbedder()
+    again.embed_query("x")  # the cached file, not derived again
+    assert [p.stat().st_mtime_ns for p in (tmp_path / "cache").glob("*.onnx")] == [derived.stat().st_mtime_ns]
+
+
+def test_without_a_writable_cache_queries_use_the_float_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from vivim.embed.minilm import MiniLMEmbedder
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    monkeypatch.setenv("VIVIM_CACHE_DIR", str(blocker / "cache"))
+    embedder = MiniLMEmbedder()
+    text = "a five day hut to hut hike"
+    assert float(embedder.embed_query(text) @ embedder.embed([text])[0]) > 0.9999
+    assert "int8 query model unavailable" in caplog.text

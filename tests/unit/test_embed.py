@@ -34,7 +34,7 @@ def test_embedding_is_deterministic(embedder: MiniLMEmbedder) -> None:
 def test_a_text_gets_the_same_vector_alone_or_padded_in_a_batch(embedder: MiniLMEmbedder) -> None:
     short = "A monkey is playing drums."
     long = "Someone in a gorilla costume is playing a set of drums at a very long outdoor festival. " * 3
-    alone = embedder.embed_query(short)
+    [alone] = embedder.embed([short])
     batched = embedder.embed([long, short, "x"])
     # Padding tokens must be masked out of the mean, or the short text's vector would drift.
     assert float(alone @ batched[1]) > 0.9999
@@ -44,7 +44,7 @@ def test_output_rows_follow_input_order_despite_length_sorting(embedder: MiniLME
     texts = ["a much longer sentence about riding a white horse on an enclosed ground", "cat", "dogs bark"]
     together = embedder.embed(texts)
     for i, text in enumerate(texts):
-        assert float(together[i] @ embedder.embed_query(text)) > 0.9999
+        assert float(together[i] @ embedder.embed([text])[0]) > 0.9999
 
 
 def test_a_paraphrase_scores_higher_than_an_unrelated_sentence(embedder: MiniLMEmbedder) -> None:

@@ -152,7 +152,31 @@ def create_app(
     app.add_middleware(_BodyLimit, limit=config.max_json_body_bytes)  # type: ignore[arg-type]
     for router in [*api_routers(), *routers]:
         app.include_router(router, prefix=API_PREFIX)
+    _document_body_limit(app)
     return app
+
+
+def _document_body_limit(app: FastAPI) -> None:
+    """Every operation that takes a body can answer 413 (``_BodyLimit``): say so in the
+    OpenAPI document, once, where it is generated."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        too_large = errors.error_responses(413)[413]
+        entry = {
+            "description": too_large["description"],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+        }
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if isinstance(operation, dict) and "requestBody" in operation:
+                    operation.setdefault("responses", {}).setdefault("413", entry)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def openapi_document(vivim: Vivim) -> dict[str, Any]:

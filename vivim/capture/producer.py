@@ -4,9 +4,9 @@ Two producers yield the same items (``RecordError`` or a ``Batch``):
 - in this process, for small inputs;
 - in a child process, for big ones: parsing, normalising and counting tokens are CPU work
   that holds the GIL, so a thread would not run beside the writer; a second process
-  prepares the next batch, token counts included, while this one writes. Batches cross
-  over pickled, through a pipe whose buffer bounds them, so memory stays bounded whatever
-  the input size.
+  prepares the next batches (and a third, its own, counts their tokens) while this one
+  writes. Batches cross over pickled, through a pipe and a read-ahead of two batches, so
+  memory stays bounded whatever the input size.
 """
 
 from __future__ import annotations
@@ -268,20 +268,20 @@ READ_AHEAD_FRAMES = 2
 
 def _read_ahead(stream: BinaryIO, frames: queue.Queue[bytes | None], stop: threading.Event) -> None:
     """Thread: move frames from the pipe to ``frames`` (reading releases the GIL); None
-    marks the end of the stream."""
-    try:
-        while not stop.is_set():
+    marks the end of the stream. Never blocks for good: it gives up once ``stop`` is set."""
+    while not stop.is_set():
+        try:
             frame = _read_frame(stream)
-            while not stop.is_set():
-                try:
-                    frames.put(frame, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            if frame is None:
-                return
-    except (OSError, ValueError):  # the pipe was closed under us: the import is over
-        frames.put(None)
+        except (OSError, ValueError):  # the pipe was closed under us: the import is over
+            frame = None
+        while not stop.is_set():
+            try:
+                frames.put(frame, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        if frame is None:
+            return
 
 
 def produce_in_child(
