@@ -4,9 +4,9 @@ Two producers yield the same items (``RecordError`` or a ``Batch``):
 - in this process, for small inputs;
 - in a child process, for big ones: parsing, normalising and counting tokens are CPU work
   that holds the GIL, so a thread would not run beside the writer; a second process
-  prepares the next batches (and a third, its own, counts their tokens) while this one
-  writes. Batches cross over pickled, through a pipe and a read-ahead of two batches, so
-  memory stays bounded whatever the input size.
+  prepares the next batches, token counts included, while this one writes. Batches cross
+  over pickled, through a pipe and a read-ahead of two batches, so memory stays bounded
+  whatever the input size.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import gc
 import importlib
 import json
-import multiprocessing
 import os
 import pickle
 import queue
@@ -23,7 +22,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -100,15 +98,21 @@ class _CountingReader:
         return getattr(self._raw, name)
 
 
-def produce(
-    parser: Parser, source: Source, on_read: Callable[[int], None], *, counter: Executor | None = None
-) -> Iterator[RecordError | Batch]:
-    """Parse ``source`` here, yielding record errors and full batches with token counts.
-
-    With a ``counter`` (an executor running in another process), each batch's tokens are
-    counted there while the next batch is parsed here."""
+def produce(parser: Parser, source: Source, on_read: Callable[[int], None]) -> Iterator[RecordError | Batch]:
+    """Parse ``source`` here, yielding record errors and full batches with token counts."""
     counted = Source(source.name, lambda: _CountingReader(source.open(), on_read), source.size)  # type: ignore[arg-type]
-    return _with_token_counts(_batches(parser, counted), counter)
+    for item in _batches(parser, counted):
+        if isinstance(item, Batch):
+            _count_tokens(item)
+        yield item
+
+
+def _count_tokens(batch: Batch) -> None:
+    """Fill in the batch's token counts, a whole batch at a time: counted per conversation,
+    between parsing, counting took twice as long (the tokenizer's tables fell out of the
+    CPU caches)."""
+    rows = [p.rows for p in batch.items if p.rows is not None]
+    set_token_counts(rows, count_tokens_many([m.text for r in rows for m in r.messages]))
 
 
 def _batches(parser: Parser, source: Source) -> Iterator[RecordError | Batch]:
@@ -152,40 +156,6 @@ def _batches(parser: Parser, source: Source) -> Iterator[RecordError | Batch]:
         yield RecordError(source.name, "stream", f"{source.name}: reading stopped: {exc}", "read_error")
     if batch.items:
         yield batch
-
-
-def _with_token_counts(
-    items: Iterator[RecordError | Batch], counter: Executor | None
-) -> Iterator[RecordError | Batch]:
-    """Fill in each batch's token counts (a whole batch at a time: counted per conversation,
-    between parsing, counting took twice as long, the tokenizer's tables falling out of the
-    CPU caches). With a ``counter``, batch N is counted there while batch N+1 is parsed;
-    items keep their order."""
-    pending: tuple[Batch, list[ConversationRows], Future[list[int]]] | None = None
-    for item in items:
-        if isinstance(item, RecordError):
-            if pending is not None:
-                yield _filled(*pending)
-                pending = None
-            yield item
-            continue
-        rows = [p.rows for p in item.items if p.rows is not None]
-        texts = [m.text for r in rows for m in r.messages]
-        if counter is None:
-            set_token_counts(rows, count_tokens_many(texts))
-            yield item
-            continue
-        counting = counter.submit(count_tokens_many, texts)
-        if pending is not None:
-            yield _filled(*pending)
-        pending = (item, rows, counting)
-    if pending is not None:
-        yield _filled(*pending)
-
-
-def _filled(batch: Batch, rows: list[ConversationRows], counting: Future[list[int]]) -> Batch:
-    set_token_counts(rows, counting.result())
-    return batch
 
 
 _gc_lock = threading.Lock()
@@ -236,13 +206,10 @@ def _child_main(parser_module: str, location: tuple[str, ...]) -> None:
 
     try:
         parser = importlib.import_module(parser_module).PARSER
-        # Token counting, a fifth of the work, runs in a process of its own: three busy
-        # processes (parse, count, write) share two cores more evenly than two do.
-        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as counter:
-            for item in produce(parser, Source.from_location(location), on_read, counter=counter):
-                if isinstance(item, Batch):
-                    item.bytes_read = read
-                send(item)
+        for item in produce(parser, Source.from_location(location), on_read):
+            if isinstance(item, Batch):
+                item.bytes_read = read
+            send(item)
         send(("done", read))
     except BaseException as exc:  # report, never leave the parent waiting
         send(("failed", f"{type(exc).__name__}: {exc}"))
