@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import median
+from benchmarks.common import machine_speed, median
 
 _CHILD = r"""
 import json, resource, sqlite3, sys, time
@@ -97,6 +97,7 @@ def _run(args: argparse.Namespace, work: Path) -> None:
     with open(export, "w", encoding="utf-8") as f:
         write_export(f, args.conversations, args.messages)
     print(f"export: {export.stat().st_size / 1e6:.1f} MB, {args.conversations} conversations, {args.messages} messages")
+    print(f"machine speed: a fixed Python loop took {machine_speed():.3f} s (benchmarks.common.machine_speed)")
     results = []
     for r in range(args.runs):
         out = subprocess.run(
