@@ -169,6 +169,25 @@ def test_reextracting_an_unchanged_vault_keeps_unit_ids(
     assert len(before - again) == report.units_removed and len(again - before) == report.units_added
 
 
+def _fts_segments(vivim: Vivim, user: UserRecord) -> int:
+    with vivim.store(user).read() as conn:
+        return conn.execute("SELECT count(DISTINCT segid) FROM unit_fts_idx").fetchone()[0]
+
+
+@pytest.mark.parametrize("merge", [False, True])
+def test_a_big_extraction_leaves_the_full_text_index_in_one_segment(
+    vivim: Vivim, ana: UserRecord, monkeypatch: pytest.MonkeyPatch, merge: bool
+) -> None:
+    import vivim.search.indexer as indexer_module
+
+    monkeypatch.setattr(indexer_module, "EXTRACT_BATCH", 1)  # one segment per conversation
+    monkeypatch.setattr(indexer_module, "FTS_MERGE_MIN_UNITS", 1 if merge else 10**9)
+    indexer(vivim, ana).run(embed=False)
+    assert (_fts_segments(vivim, ana) == 1) == merge
+    hits = SearchEngine(None).search(vivim.store(ana), "vegetarian hike september", limit=3)
+    assert hits and "vegetarian" in hits[0].text  # the merged index answers as before
+
+
 def test_a_killed_embedding_run_resumes_where_it_stopped(
     vivim: Vivim, ana: UserRecord, monkeypatch: pytest.MonkeyPatch
 ) -> None:

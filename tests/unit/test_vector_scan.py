@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from vivim.search import vectors
-from vivim.search.vectors import UnitIndex, add_projection, scan, top_k
+from vivim.search.int8_scan import Int8Scan
+from vivim.search.vectors import UnitIndex, add_first_stage, scan, top_k
 
 
 def _index(matrix: np.ndarray) -> UnitIndex:
@@ -25,7 +26,6 @@ def _index(matrix: np.ndarray) -> UnitIndex:
         role=zeros,
         timestamp=np.zeros(n),
         vocab={},
-        _row_by_rowid={},
     )
 
 
@@ -41,40 +41,39 @@ def test_the_two_stage_scan_finds_what_the_exact_scan_finds(monkeypatch: pytest.
     rng = np.random.default_rng(3)
     matrix = _embedding_like(20_000, 384, rng)
     ix = _index(matrix)
-    add_projection(ix)
-    assert ix.reduced is not None and ix.reduced.shape == (20_000, vectors.REDUCED_DIM)
+    add_first_stage(ix)
+    assert ix.first_stage is not None
     keep = np.ones(len(matrix), dtype=bool)
     overlaps = []
     noise = 0.05 * rng.standard_normal((30, 384)).astype(np.float32)
     for q in matrix[rng.choice(len(matrix), 30, replace=False)] + noise:
         q = q / np.linalg.norm(q)
         exact = set(top_k(matrix @ q, 200).tolist())
-        found = [row for row, _ in scan(ix, q, keep, 200)]
+        found = scan(ix, q, keep, 200)[0].tolist()
         assert len(found) == 200
         overlaps.append(len(exact & set(found)) / 200)
-    assert np.mean(overlaps) >= 0.97
-    hits = scan(ix, matrix[7], keep, 5)  # scores are exact cosines, best first
-    assert hits[0][0] == 7 and abs(hits[0][1] - 1.0) < 1e-5
-    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    assert min(overlaps) >= 0.99
+    rows, cosines = scan(ix, matrix[7], keep, 5)  # scores are exact cosines, best first
+    assert rows[0] == 7 and abs(cosines[0] - 1.0) < 1e-5
+    assert cosines.tolist() == sorted(cosines.tolist(), reverse=True)
 
 
 def test_small_vaults_are_scanned_exactly() -> None:
     ix = _index(_embedding_like(2_000, 64, np.random.default_rng(2)))
-    add_projection(ix)
-    assert ix.reduced is None
+    add_first_stage(ix)
+    assert ix.first_stage is None
 
 
 @pytest.mark.parametrize("two_stage", [False, True])
 def test_the_scan_respects_the_mask(monkeypatch: pytest.MonkeyPatch, two_stage: bool) -> None:
     monkeypatch.setattr(vectors, "TWO_STAGE_MIN_UNITS", 100 if two_stage else 10**9)
     ix = _index(_embedding_like(5_000, 32, np.random.default_rng(1)))
-    monkeypatch.setattr(vectors, "REDUCED_DIM", 16)
-    add_projection(ix)
-    assert (ix.reduced is not None) == two_stage
+    add_first_stage(ix)
+    assert (ix.first_stage is not None) == two_stage
     keep = np.zeros(5_000, dtype=bool)
     keep[::7] = True
-    hits = scan(ix, ix.matrix[3], keep, 20)
-    assert len(hits) == 20 and all(row % 7 == 0 for row, _ in hits)
+    rows, _ = scan(ix, ix.matrix[3], keep, 20)
+    assert len(rows) == 20 and all(row % 7 == 0 for row in rows.tolist())
 
 
 def test_best_rows_finds_exactly_the_k_largest() -> None:
@@ -102,19 +101,36 @@ def test_best_rows_with_most_rows_filtered_out_or_tied() -> None:
     assert vectors.best_rows(tied, 0).size == 0
 
 
+def test_the_int8_pass_is_within_a_hundredth_of_the_exact_cosines() -> None:
+    rng = np.random.default_rng(8)
+    matrix = _embedding_like(5_000, 384, rng)
+    stage = Int8Scan(matrix)
+    for q in matrix[:20]:
+        approx = stage.scores(q)
+        assert approx.dtype == np.float32 and approx.shape == (5_000,)
+        assert np.abs(approx - matrix @ q).max() < 0.01
+    assert np.all(stage.scores(np.zeros(384, dtype=np.float32)) == 0)
+
+
 def test_concurrent_first_stage_passes_give_each_query_its_own_scores() -> None:
     import threading
+    import time
     from concurrent.futures import ThreadPoolExecutor
 
     rng = np.random.default_rng(6)
-    reduced = rng.standard_normal((30_000, 24)).astype(np.float32)
-    stage = vectors.FirstStage(reduced)
+    matrix = rng.standard_normal((30_000, 24)).astype(np.float32)
+    stage = Int8Scan(matrix)
     queries = rng.standard_normal((64, 24)).astype(np.float32)
+    alone = [stage.scores(q) for q in queries]
     passes = []
     real_run = stage._run
 
     def counting_run(batch: list) -> None:
         passes.append(len(batch))
+        if len(passes) == 1:  # hold the first pass until the other seven queries wait
+            deadline = time.monotonic() + 10
+            while len(stage._pending) < 7 and time.monotonic() < deadline:
+                time.sleep(0.001)
         real_run(batch)
 
     stage._run = counting_run  # type: ignore[method-assign]
@@ -127,11 +143,21 @@ def test_concurrent_first_stage_passes_give_each_query_its_own_scores() -> None:
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(one, range(64)))
-    for q, got in zip(queries, results, strict=True):
-        assert got.shape == (30_000,) and got.flags.c_contiguous
-        np.testing.assert_allclose(got, reduced @ q, rtol=1e-4, atol=1e-4)
-    assert sum(passes) == 64 and len(passes) <= 64
+    for expected, got in zip(alone, results, strict=True):
+        np.testing.assert_array_equal(got, expected)  # a shared pass changes nothing
+    assert passes[0] == 1 and passes[1] >= 7  # those that came during the first pass shared the next
+    assert sum(passes) == 64
     # A pass that fails raises in its callers, and the stage keeps working.
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="7 dimensions"):
         stage.scores(np.zeros(7, dtype=np.float32))
-    np.testing.assert_allclose(stage.scores(queries[0]), reduced @ queries[0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(stage.scores(queries[0]), alone[0])
+
+
+def test_rows_are_found_by_full_text_rowid_and_unknown_rowids_are_flagged() -> None:
+    ix = _index(np.zeros((3, 4), dtype=np.float32))
+    ix.fts_rowid = np.array([10, 5, 7])
+    rows, known = ix.rows_of_rowids(np.array([7, 99, 10, 1]))
+    assert rows.tolist() == [2, 0] and known.tolist() == [True, False, True, False]
+    empty = _index(np.zeros((0, 4), dtype=np.float32))
+    rows, known = empty.rows_of_rowids(np.array([3]))
+    assert rows.size == 0 and known.tolist() == [False]

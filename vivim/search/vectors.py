@@ -1,9 +1,9 @@
 """The in-memory side of a user's search index: units in reading order, with their
 vectors and the fields that filters, neighbours and speaker boosts need.
 
-Brute force on a float32 matrix is exact and, with BLAS, takes a few milliseconds per
-100,000 vectors: simpler and faster here than an approximate index, and nothing to keep
-consistent on disk. The index is loaded from the user DB on first use and reloaded when
+A scan of every vector (big vaults: an int8 pass, then exact cosines for its best rows) is
+simpler than an approximate index, finds what an exact scan finds, and leaves nothing to
+keep consistent on disk. The index is loaded from the user DB on first use and reloaded when
 the vault's search generation changes (the indexer and deletions bump it).
 """
 
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vivim.search.int8_scan import Int8Scan
 from vivim.store.user.db import UserStore
 from vivim.store.user.units import search_generation
 
@@ -38,11 +39,9 @@ class UnitIndex:
     role: np.ndarray
     timestamp: np.ndarray  # float64 seconds since epoch; NaN when unknown
     vocab: dict[str, dict[str | None, int]]
-    _row_by_rowid: dict[int, int]
     _row_by_id: dict[str, int] | None = None
-    projection: np.ndarray | None = None  # (dim, REDUCED_DIM): first stage of big scans
-    reduced: np.ndarray | None = None  # (n, REDUCED_DIM) float32: matrix @ projection
-    first_stage: FirstStage | None = None  # set with ``reduced``
+    _rowid_order: np.ndarray | None = None  # rows by ascending full-text rowid
+    first_stage: Int8Scan | None = None  # big vaults: the int8 pass before exact cosines
 
     def code(self, field: str, value: str | None) -> int:
         return self.vocab[field].get(value, -1)
@@ -52,8 +51,15 @@ class UnitIndex:
             self._row_by_id = {uid: i for i, uid in enumerate(self.ids)}
         return self._row_by_id.get(unit_id)
 
-    def row_of_rowid(self, fts_rowid: int) -> int | None:
-        return self._row_by_rowid.get(fts_rowid)
+    def rows_of_rowids(self, fts_rowids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, known): the rows of the units with these full-text rowids, and which
+        rowids have one (a unit extracted after the index was loaded has none yet)."""
+        if self._rowid_order is None:
+            self._rowid_order = np.argsort(self.fts_rowid, kind="stable")
+        by_rowid = self.fts_rowid[self._rowid_order]
+        at = np.minimum(np.searchsorted(by_rowid, fts_rowids), max(len(by_rowid) - 1, 0))
+        known = by_rowid[at] == fts_rowids if len(by_rowid) else np.zeros(len(fts_rowids), dtype=bool)
+        return self._rowid_order[at[known]], known
 
     def neighbour(self, row: int, offset: int) -> int | None:
         """The unit ``offset`` places away in the same conversation, if any."""
@@ -114,109 +120,52 @@ def load_index(conn: sqlite3.Connection) -> UnitIndex:
         role=role,
         timestamp=np.array([r[7] if r[7] is not None else np.nan for r in rows], dtype=np.float64),
         vocab={"conversation": cv, "author": av, "provider": pv, "type": tv, "role": rv},
-        _row_by_rowid={int(x): i for i, x in enumerate(rowids)},
     )
 
 
-# From this many vectors on, scans run in two stages: a first pass over the vectors
-# projected onto their REDUCED_DIM principal directions (a quarter of the memory to read),
-# then an exact re-score of the best FIRST_STAGE rows. Sentence embeddings concentrate their
-# energy in few directions, so the exact top candidates are almost always among those: on
-# real MiniLM vectors (LoCoMo), 96 directions keep 99.5% of the exact top 0.2% within the
-# first stage's top 2% (128 directions: 99.96%, 64: 97%; docs/SEARCH.md).
-TWO_STAGE_MIN_UNITS = 50_000
-REDUCED_DIM = 96
-FIRST_STAGE = 2_000
-_PROJECTION_SAMPLE = 20_000
+# From this many vectors on, scans run in two stages: an int8 pass over every vector
+# (vivim.search.int8_scan: a quarter of the memory to read, and integer instructions),
+# then exact cosines for its best FIRST_STAGE rows. Int8 moves a cosine by about 0.003, so
+# those rows hold the exact best ones: on 100,000 MiniLM vectors, the exact top 200 of
+# every test query were all in the int8 top 300 (docs/SEARCH.md).
+TWO_STAGE_MIN_UNITS = 20_000
+FIRST_STAGE = 500
 # The first stage's top rows are found from a strided sample of the scores: a threshold
 # that lets about SELECT_SLACK times the wanted number through, then a partition of just
-# those (np.argpartition over every row costs more than the reduced scan itself).
+# those (np.argpartition over every row costs more than a pass of the scan itself).
 _SELECT_STRIDE = 16
 _SELECT_SLACK = 1.5
 
 
-def add_projection(index: UnitIndex, seed: int = 0) -> None:
-    rows = np.flatnonzero(index.has_vector)
-    if len(rows) < TWO_STAGE_MIN_UNITS or index.matrix.shape[1] <= REDUCED_DIM:
-        return
-    sample = np.random.default_rng(seed).choice(rows, size=min(_PROJECTION_SAMPLE, len(rows)), replace=False)
-    _, _, vt = np.linalg.svd(index.matrix[np.sort(sample)], full_matrices=False)
-    index.projection = np.ascontiguousarray(vt[:REDUCED_DIM].T, dtype=np.float32)
-    index.reduced = np.ascontiguousarray(index.matrix @ index.projection, dtype=np.float32)
-    index.first_stage = FirstStage(index.reduced)
+def add_first_stage(index: UnitIndex) -> None:
+    if int(index.has_vector.sum()) >= TWO_STAGE_MIN_UNITS:
+        index.first_stage = Int8Scan(index.matrix)
 
 
-class FirstStage:
-    """The first-stage scan, shared by queries that arrive together.
-
-    Reading the reduced matrix is what a scan costs (it is far bigger than the caches), and
-    one pass can score several queries (a matrix product instead of a matrix-vector one):
-    under concurrent searches, a query that arrives while a pass is running waits for it to
-    end and is scored with every other query that arrived meanwhile, in the next pass. A
-    lone query runs at once.
-    """
-
-    def __init__(self, reduced: np.ndarray) -> None:
-        self._reduced = reduced
-        self._cond = threading.Condition()
-        self._pending: list[_Job] = []
-        self._running = False
-
-    def scores(self, vector: np.ndarray) -> np.ndarray:
-        job = _Job(vector)
-        with self._cond:
-            self._pending.append(job)
-            while not job.done:
-                if self._running:
-                    self._cond.wait()
-                    continue
-                self._running = True
-                batch, self._pending = self._pending, []
-                self._cond.release()
-                try:
-                    self._run(batch)
-                finally:
-                    self._cond.acquire()
-                    self._running = False
-                    self._cond.notify_all()
-        if job.error is not None:
-            raise job.error
-        assert job.result is not None
-        return job.result
-
-    def _run(self, batch: list[_Job]) -> None:
-        try:
-            out = self._reduced @ np.stack([job.vector for job in batch], axis=1)
-            for i, job in enumerate(batch):
-                job.result = np.ascontiguousarray(out[:, i])
-        except BaseException as exc:  # every waiter gets the error, not just this thread
-            for job in batch:
-                job.error = exc
-        finally:
-            for job in batch:
-                job.done = True
+def scan(index: UnitIndex, query_vector: np.ndarray, keep: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` rows most similar to ``query_vector`` among ``keep``: (rows, exact cosines),
+    best first."""
+    return nearest(index.matrix, index.first_stage, query_vector, keep, k)
 
 
-@dataclass
-class _Job:
-    vector: np.ndarray
-    result: np.ndarray | None = None
-    error: BaseException | None = None
-    done: bool = False
-
-
-def scan(index: UnitIndex, query_vector: np.ndarray, keep: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """The ``k`` rows most similar to ``query_vector`` among ``keep``: (row, exact cosine), best first."""
-    if index.first_stage is not None and index.projection is not None:
-        approx = index.first_stage.scores(query_vector @ index.projection)
+def nearest(
+    matrix: np.ndarray, first_stage: Int8Scan | None, query_vector: np.ndarray, keep: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``scan`` over any matrix (a vault's, or the shares a reader may see)."""
+    if first_stage is not None:
+        approx = first_stage.scores(query_vector)
         if not keep.all():
             approx[~keep] = -np.inf
-        candidates = best_rows(approx, FIRST_STAGE)
-        candidates = candidates[np.isfinite(approx[candidates])]
-        exact = index.matrix[candidates] @ query_vector
-        return [(int(candidates[i]), float(exact[i])) for i in top_k(exact, k)]
-    scores = np.where(keep, index.matrix @ query_vector, -np.inf)
-    return [(int(i), float(scores[i])) for i in top_k(scores, k) if np.isfinite(scores[i])]
+        candidates = best_rows(approx, max(FIRST_STAGE, k))
+        # Ascending rows read the matrix front to back, which the memory prefetcher follows.
+        candidates = np.sort(candidates[np.isfinite(approx[candidates])])
+        exact = matrix[candidates] @ query_vector
+        order = top_k(exact, k)
+        return candidates[order], exact[order]
+    scores = np.where(keep, matrix @ query_vector, -np.inf)
+    order = top_k(scores, k)
+    order = order[np.isfinite(scores[order])]
+    return order, scores[order]
 
 
 def best_rows(scores: np.ndarray, k: int) -> np.ndarray:
@@ -251,7 +200,7 @@ def index_for(store: UserStore) -> UnitIndex:
         if cached is not None and cached[0] == generation:  # another thread just loaded it
             return cached[1]
         index = load_index(conn)
-        add_projection(index)
+        add_first_stage(index)
         store.memo["unit_index"] = (generation, index)
         return index
 

@@ -26,8 +26,9 @@ from vivim.app import UserRecord, Vivim
 from vivim.domain.times import utcnow
 from vivim.embed.base import Embedder
 from vivim.search.engine import CANDIDATES, fuse
+from vivim.search.int8_scan import Int8Scan
 from vivim.search.query import STOPWORDS, terms
-from vivim.search.vectors import FIRST_STAGE, REDUCED_DIM, TWO_STAGE_MIN_UNITS, top_k
+from vivim.search.vectors import TWO_STAGE_MIN_UNITS, nearest, top_k
 from vivim.social.common import blocked_ids, generation
 from vivim.social.feed import _items
 from vivim.social.relations import visible_public_sharers
@@ -52,8 +53,7 @@ class SharedIndex:
     post_tf: np.ndarray
     doc_len: np.ndarray
     avg_len: float
-    projection: np.ndarray | None = None  # (dim, REDUCED_DIM): first stage of big scans
-    reduced: np.ndarray | None = None
+    first_stage: Int8Scan | None = None  # big indexes: the int8 pass before exact cosines
 
     def alive(self, now: float) -> np.ndarray:
         return self.expires > now
@@ -95,14 +95,8 @@ def build_index(gen: int, rows: list[tuple[str, str, bytes | None, str | None, A
             term_ids.append(vocab.setdefault(w, len(vocab)))
             docs.append(i)
             tfs.append(c)
-    projection = reduced = None
-    if int(has_vector.sum()) >= TWO_STAGE_MIN_UNITS and dim > REDUCED_DIM:
-        # The same two-stage scan as a vault's own search (vivim.search.vectors).
-        rows_with = np.flatnonzero(has_vector)
-        sample = np.random.default_rng(0).choice(rows_with, size=min(20_000, len(rows_with)), replace=False)
-        _, _, vt = np.linalg.svd(matrix[np.sort(sample)], full_matrices=False)
-        projection = np.ascontiguousarray(vt[:REDUCED_DIM].T, dtype=np.float32)
-        reduced = np.ascontiguousarray(matrix @ projection, dtype=np.float32)
+    # The same two-stage scan as a vault's own search (vivim.search.vectors).
+    first_stage = Int8Scan(matrix) if int(has_vector.sum()) >= TWO_STAGE_MIN_UNITS else None
     t = np.asarray(term_ids, dtype=np.int64)
     order = np.argsort(t, kind="stable")
     starts = np.searchsorted(t[order], np.arange(len(vocab) + 1))
@@ -119,8 +113,7 @@ def build_index(gen: int, rows: list[tuple[str, str, bytes | None, str | None, A
         post_tf=np.asarray(tfs, dtype=np.float32)[order],
         doc_len=doc_len,
         avg_len=float(doc_len.mean()) if n else 0.0,
-        projection=projection,
-        reduced=reduced,
+        first_stage=first_stage,
     )
 
 
@@ -208,16 +201,8 @@ def bm25(ix: SharedIndex, query: str, alive: np.ndarray) -> dict[int, float]:
 def dense(ix: SharedIndex, query_vector: np.ndarray, alive: np.ndarray) -> dict[int, float]:
     if not ix.has_vector.any():
         return {}
-    q = query_vector.astype(np.float32)
-    keep = alive & ix.has_vector
-    if ix.reduced is not None and ix.projection is not None:
-        approx = np.where(keep, ix.reduced @ (q @ ix.projection), -np.inf)
-        candidates = top_k(approx, FIRST_STAGE)
-        candidates = candidates[np.isfinite(approx[candidates])]
-        exact = ix.matrix[candidates] @ q
-        return {int(candidates[i]): float(exact[i]) for i in top_k(exact, CANDIDATES)}
-    scores = np.where(keep, ix.matrix @ q, -np.inf)
-    return {int(i): float(scores[i]) for i in top_k(scores, CANDIDATES) if np.isfinite(scores[i])}
+    rows, cosines = nearest(ix.matrix, ix.first_stage, query_vector.astype(np.float32), alive & ix.has_vector, CANDIDATES)
+    return dict(zip(rows.tolist(), cosines.tolist(), strict=True))
 
 
 _POOL: ThreadPoolExecutor | None = None
