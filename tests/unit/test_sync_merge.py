@@ -153,6 +153,7 @@ def test_concurrent_edits_are_settled_once_and_the_loser_is_recorded(tmp_path: P
 def test_the_same_fact_added_on_two_devices_ends_as_one_record(tmp_path: Path) -> None:
     a, b, server = (make_store(tmp_path, n) for n in ("a", "b", "server"))
     add_fact(a, "fa", "likes tea")
+    time.sleep(0.005)  # a later millisecond, so the later add wins (not the device ids)
     add_fact(b, "fb", "likes tea")  # same content hash, another id: a unique-key collision
     for _ in range(3):
         hub_sync(a, server, "a")
