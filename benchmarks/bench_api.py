@@ -9,7 +9,7 @@ shows as a ratio. Bounded: the request count is fixed and each run stops at
 
     .venv/bin/python -m benchmarks.bench_api [--path "/api/v1/conversations?limit=20"]
         [--requests 3000] [--concurrency 8] [--runs 3] [--conversations 2000]
-        [--data-dir DIR --user NAME] [--search]
+        [--data-dir DIR --user NAME] [--search] [--baseline SRC]
 
 With ``--data-dir``/``--user`` it serves an existing vault (e.g. the 100,000-unit one that
 benchmarks/bench_search.py builds); otherwise it builds a fresh one from a synthetic
@@ -17,6 +17,11 @@ ChatGPT export. ``--search`` sends ``GET /api/v1/search?q=...&limit=10`` with a 
 query on every request (the query generator of bench_search.py: nothing is asked twice, so
 no cache can help), and measures in process both the search engine alone and the whole
 request through the ASGI app without a socket.
+
+``--baseline SRC`` serves the same vault a second time from another checkout of vivim
+(e.g. ``git worktree add /tmp/base <rev>``) and alternates the load runs between the two
+servers, so a change is compared with its baseline minutes apart on the same (noisy)
+machine; it prints both and their ratio.
 """
 
 from __future__ import annotations
@@ -191,6 +196,45 @@ async def _load(
     return {"latencies": latencies, "statuses": statuses, "errors": errors, "elapsed": elapsed}
 
 
+def _start_server(root: Path, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`vivim serve`'s code from the checkout at ``root``, on a free loopback port."""
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    server = subprocess.Popen([sys.executable, "-c", _SERVER, str(data_dir), str(port)], env=env, cwd=root)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def _measured_run(
+    server: subprocess.Popen[bytes], base: str, token: str, path_at: Callable[[int], str], start: int,
+    total: int, concurrency: int, max_seconds: float,
+) -> dict[str, Any]:
+    """One load run, with requests/s and the server's and the load generator's CPU per request."""
+    cpu0, client0 = _cpu_seconds(server.pid), _cpu_seconds(os.getpid())
+    result = asyncio.run(_load(base, token, path_at, start, total, concurrency, max_seconds))
+    cpu1, client1 = _cpu_seconds(server.pid), _cpu_seconds(os.getpid())
+    n = len(result["latencies"])
+    result["rps"] = n / result["elapsed"]
+    result["cpu_ms"] = (cpu1 - cpu0) * 1000 / n if cpu0 is not None and cpu1 is not None and n else None
+    result["client_ms"] = (client1 - client0) * 1000 / n if client0 is not None and client1 is not None and n else None
+    return result
+
+
+def _compare(runs: list[dict[str, Any]], baseline: list[dict[str, Any]], root: Path) -> None:
+    print(f"  baseline ({root}), runs alternated with the ones above:")
+    for i, result in enumerate(baseline, 1):
+        cpu = f"  server CPU {result['cpu_ms']:.1f} ms/request" if result["cpu_ms"] is not None else ""
+        print(f"    run {i}         {result['rps']:.0f} requests/s  p50 {pct(result['latencies'], 50) * 1000:.1f} ms  "
+              f"p99 {pct(result['latencies'], 99) * 1000:.1f} ms{cpu}")
+    ours, theirs = median([r["rps"] for r in runs]), median([r["rps"] for r in baseline])
+    print(f"  throughput      {ours:.0f} vs baseline {theirs:.0f} requests/s: ratio {ours / theirs:.2f}")
+    if all(r["cpu_ms"] is not None for r in runs + baseline):
+        ours, theirs = median([r["cpu_ms"] for r in runs]), median([r["cpu_ms"] for r in baseline])
+        print(f"  server CPU      {ours:.1f} vs baseline {theirs:.1f} ms/request: ratio {ours / theirs:.2f}")
+    ours = median([pct(r["latencies"], 99) for r in runs])
+    theirs = median([pct(r["latencies"], 99) for r in baseline])
+    print(f"  p99             {ours * 1000:.1f} vs baseline {theirs * 1000:.1f} ms")
+
+
 def _wait_until_up(base: str, server: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while True:
@@ -215,6 +259,7 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path)
     ap.add_argument("--user")
     ap.add_argument("--max-seconds", type=float, default=120.0, help="per run")
+    ap.add_argument("--baseline", type=Path, help="another vivim checkout to serve and alternate with")
     args = ap.parse_args()
 
     data_dir, token = _prepare(args.data_dir, args.user, args.conversations)
@@ -223,7 +268,7 @@ def main() -> None:
     if args.search:
         from benchmarks.bench_search import make_queries
 
-        queries = make_queries(warmup + args.requests * args.runs + 520, seed=17)
+        queries = make_queries(warmup + args.requests * args.runs * 2 + 520, seed=17)
 
         def path_at(i: int) -> str:
             return f"/api/v1/search?q={quote(queries[i])}&limit=10"
@@ -235,35 +280,37 @@ def main() -> None:
             return args.path
 
         label = f"GET {args.path}"
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    server = subprocess.Popen([sys.executable, "-c", _SERVER, str(data_dir), str(port)], env=env)
-    base = f"http://127.0.0.1:{port}"
-    runs: list[dict[str, Any]] = []
+    sources = {"this checkout": Path(__file__).resolve().parents[1]}
+    if args.baseline is not None:
+        sources["baseline"] = args.baseline.resolve()
+    servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in sources}
     try:
-        _wait_until_up(base, server)
-        # Warm-up: connections, the model, the user's store and in-memory index.
-        asyncio.run(_load(base, token, path_at, 0, warmup, 1, args.max_seconds))
+        for name, root in sources.items():
+            servers[name] = _start_server(root, data_dir)
+        for server, base in servers.values():
+            _wait_until_up(base, server)
+            # Warm-up: connections, the model, the user's store and in-memory index.
+            asyncio.run(_load(base, token, path_at, 0, warmup, 1, args.max_seconds))
+        start = warmup
         for r in range(args.runs):
-            cpu0, client0 = _cpu_seconds(server.pid), _cpu_seconds(os.getpid())
-            result = asyncio.run(
-                _load(base, token, path_at, warmup + r * args.requests, args.requests, args.concurrency,
-                      args.max_seconds)
-            )
-            cpu1, client1 = _cpu_seconds(server.pid), _cpu_seconds(os.getpid())
-            n = len(result["latencies"])
-            result["rps"] = n / result["elapsed"]
-            result["cpu_ms"] = (cpu1 - cpu0) * 1000 / n if cpu0 is not None and cpu1 is not None and n else None
-            result["client_ms"] = (client1 - client0) * 1000 / n if client0 is not None and client1 is not None and n else None
-            runs.append(result)
-        rss = _rss_mb(server.pid)
+            names = list(servers) if r % 2 == 0 else list(servers)[::-1]
+            for name in names:
+                server, base = servers[name]
+                results[name].append(
+                    _measured_run(server, base, token, path_at, start, args.requests, args.concurrency, args.max_seconds)
+                )
+                start += args.requests
+        rss = _rss_mb(servers["this checkout"][0].pid)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-    tail = warmup + args.requests * args.runs
+        for server, _ in servers.values():
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    runs = results["this checkout"]
+    tail = warmup + args.requests * args.runs * len(sources)
     n_in = min(500, args.requests) + 20
     inproc_http = _in_process_http(data_dir, token, [path_at(tail + i) for i in range(n_in)])
     inproc_search = (
@@ -297,6 +344,8 @@ def main() -> None:
               " (one at a time, in process)")
         print(f"  HTTP p50 / search engine median  {median(p50s) / median(inproc_search):.2f}")
     print(f"  HTTP p50 / in-process median     {median(p50s) / median(inproc_http):.2f}")
+    if "baseline" in results:
+        _compare(runs, results["baseline"], args.baseline)
     if made_here:
         shutil.rmtree(data_dir, ignore_errors=True)
 
