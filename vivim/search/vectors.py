@@ -61,13 +61,6 @@ class UnitIndex:
         known = by_rowid[at] == fts_rowids if len(by_rowid) else np.zeros(len(fts_rowids), dtype=bool)
         return self._rowid_order[at[known]], known
 
-    def neighbour(self, row: int, offset: int) -> int | None:
-        """The unit ``offset`` places away in the same conversation, if any."""
-        j = row + offset
-        if 0 <= j < len(self.ids) and self.conversation[j] == self.conversation[row]:
-            return j
-        return None
-
     @property
     def participants(self) -> list[str]:
         """Who speaks in this vault (message authors), for names in questions."""
@@ -126,8 +119,9 @@ def load_index(conn: sqlite3.Connection) -> UnitIndex:
 # From this many vectors on, scans run in two stages: an int8 pass over every vector
 # (vivim.search.int8_scan: a quarter of the memory to read, and integer instructions),
 # then exact cosines for its best FIRST_STAGE rows. Int8 moves a cosine by about 0.003, so
-# those rows hold the exact best ones: on 100,000 MiniLM vectors, the exact top 200 of
-# every test query were all in the int8 top 300 (docs/SEARCH.md).
+# those rows hold the exact best ones: in the 100,000-unit benchmark vault (random unit
+# vectors, the hardest case), the exact top 200 of 200 queries were all in the int8 top
+# 300 (docs/SEARCH.md).
 TWO_STAGE_MIN_UNITS = 20_000
 FIRST_STAGE = 500
 # The first stage's top rows are found from a strided sample of the scores: a threshold
