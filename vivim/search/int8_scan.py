@@ -39,7 +39,7 @@ class Int8Scan:
         for start in range(0, n, _BUILD_CHUNK):
             block = np.rint(matrix[start : start + _BUILD_CHUNK] / self.scale)
             transposed[:, start : start + _BUILD_CHUNK] = np.clip(block, -127, 127).T
-        self.rows, self.dim = n, dim
+        self.dim = dim
         self._session = _session(transposed)
         self._cond = threading.Condition()
         self._pending: list[_Job] = []

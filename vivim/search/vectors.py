@@ -40,7 +40,7 @@ class UnitIndex:
     timestamp: np.ndarray  # float64 seconds since epoch; NaN when unknown
     vocab: dict[str, dict[str | None, int]]
     _row_by_id: dict[str, int] | None = None
-    _rowid_order: np.ndarray | None = None  # rows by ascending full-text rowid
+    _by_rowid: tuple[np.ndarray, np.ndarray] | None = None  # (sorted rowids, their rows)
     first_stage: Int8Scan | None = None  # big vaults: the int8 pass before exact cosines
 
     def code(self, field: str, value: str | None) -> int:
@@ -54,12 +54,15 @@ class UnitIndex:
     def rows_of_rowids(self, fts_rowids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(rows, known): the rows of the units with these full-text rowids, and which
         rowids have one (a unit extracted after the index was loaded has none yet)."""
-        if self._rowid_order is None:
-            self._rowid_order = np.argsort(self.fts_rowid, kind="stable")
-        by_rowid = self.fts_rowid[self._rowid_order]
-        at = np.minimum(np.searchsorted(by_rowid, fts_rowids), max(len(by_rowid) - 1, 0))
-        known = by_rowid[at] == fts_rowids if len(by_rowid) else np.zeros(len(fts_rowids), dtype=bool)
-        return self._rowid_order[at[known]], known
+        if self._by_rowid is None:
+            order = np.argsort(self.fts_rowid, kind="stable")
+            self._by_rowid = (self.fts_rowid[order], order)
+        sorted_rowids, rows = self._by_rowid
+        if not len(sorted_rowids):
+            return rows, np.zeros(len(fts_rowids), dtype=bool)
+        at = np.minimum(np.searchsorted(sorted_rowids, fts_rowids), len(sorted_rowids) - 1)
+        known = sorted_rowids[at] == fts_rowids
+        return rows[at[known]], known
 
     @property
     def participants(self) -> list[str]:
