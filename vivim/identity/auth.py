@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from vivim.domain.errors import AlreadyExists, InvalidIdentifier, NotFound, VivimError
@@ -563,6 +563,39 @@ _PRINCIPAL_USER_COLUMNS = (
 )
 
 
+# Built once: constructing the statement on every request cost more than running it
+# (0.26 ms against 0.09 ms a check on SQLite; SQLAlchemy caches the compiled form either way).
+_SESSION_BY_TOKEN = (
+    select(
+        _sessions.c.id.label("session_id"),
+        _sessions.c.access_expires_at,
+        _sessions.c.revoked_at,
+        _sessions.c.last_used_at,
+        _devices.c.id.label("device_pk"),
+        _devices.c.device_id,
+        _devices.c.is_active.label("device_active"),
+        *_PRINCIPAL_USER_COLUMNS,
+    )
+    .select_from(
+        _sessions.join(_devices, _devices.c.id == _sessions.c.device_id).join(
+            _users, _users.c.id == _sessions.c.user_id
+        )
+    )
+    .where(_sessions.c.access_token_hash == bindparam("digest"))
+)
+_API_TOKEN_BY_TOKEN = (
+    select(
+        _api_tokens.c.id.label("token_id"),
+        _api_tokens.c.expires_at,
+        _api_tokens.c.revoked_at,
+        _api_tokens.c.last_used_at,
+        *_PRINCIPAL_USER_COLUMNS,
+    )
+    .select_from(_api_tokens.join(_users, _users.c.id == _api_tokens.c.user_id))
+    .where(_api_tokens.c.token_hash == bindparam("digest"))
+)
+
+
 def _principal(row: Any, **auth: Any) -> Principal:
     status = getattr(row.status, "value", row.status)
     return Principal(
@@ -594,26 +627,8 @@ def authenticate(master: MasterDB, token: str) -> Principal:
 
 
 def _authenticate_session(master: MasterDB, digest: str) -> Principal:
-    q = (
-        select(
-            _sessions.c.id.label("session_id"),
-            _sessions.c.access_expires_at,
-            _sessions.c.revoked_at,
-            _sessions.c.last_used_at,
-            _devices.c.id.label("device_pk"),
-            _devices.c.device_id,
-            _devices.c.is_active.label("device_active"),
-            *_PRINCIPAL_USER_COLUMNS,
-        )
-        .select_from(
-            _sessions.join(_devices, _devices.c.id == _sessions.c.device_id).join(
-                _users, _users.c.id == _sessions.c.user_id
-            )
-        )
-        .where(_sessions.c.access_token_hash == digest)
-    )
     with master.connect() as c:
-        row = c.execute(q).first()
+        row = c.execute(_SESSION_BY_TOKEN, {"digest": digest}).first()
         if row is None:
             raise InvalidToken("unknown or replaced access token")
         now = utcnow()
@@ -632,19 +647,8 @@ def _authenticate_session(master: MasterDB, digest: str) -> Principal:
 
 
 def _authenticate_api_token(master: MasterDB, digest: str) -> Principal:
-    q = (
-        select(
-            _api_tokens.c.id.label("token_id"),
-            _api_tokens.c.expires_at,
-            _api_tokens.c.revoked_at,
-            _api_tokens.c.last_used_at,
-            *_PRINCIPAL_USER_COLUMNS,
-        )
-        .select_from(_api_tokens.join(_users, _users.c.id == _api_tokens.c.user_id))
-        .where(_api_tokens.c.token_hash == digest)
-    )
     with master.connect() as c:
-        row = c.execute(q).first()
+        row = c.execute(_API_TOKEN_BY_TOKEN, {"digest": digest}).first()
         if row is None:
             raise InvalidToken("unknown API token")
         now = utcnow()
