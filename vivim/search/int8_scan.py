@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 # Rows quantised per step while building, to bound the float temporaries.
 _BUILD_CHUNK = 16_384
@@ -98,7 +102,7 @@ class _Job:
     done: bool = False
 
 
-def _session(transposed: np.ndarray) -> object:
+def _session(transposed: np.ndarray) -> onnxruntime.InferenceSession:
     """An ONNX Runtime session computing ``uint8 queries @ transposed`` as int32. The
     matrix is a constant of the graph, so ONNX Runtime packs it for its kernel once. It is
     handed over as an external initializer, which ONNX Runtime copies straight from this
