@@ -66,6 +66,20 @@ def test_dense_and_fused_rankings_agree_on_the_obvious_answer() -> None:
     assert max(fused, key=lambda r: fused[r]) == 3
 
 
+def test_a_big_index_scans_in_two_stages_and_finds_the_same_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vivim.social import shared_search
+
+    exact = build_index(1, rows())
+    monkeypatch.setattr(shared_search, "TWO_STAGE_MIN_UNITS", 1)
+    two_stage = build_index(1, rows())
+    assert exact.first_stage is None and two_stage.first_stage is not None
+    alive = exact.alive(NOW.timestamp())
+    q = E.embed_query("borrow checker lifetimes")
+    fast, slow = dense(two_stage, q, alive), dense(exact, q, alive)
+    assert list(fast) == list(slow)  # same rows, best first
+    assert all(abs(fast[r] - slow[r]) < 1e-6 for r in slow)  # exact cosines, not the int8 ones
+
+
 def test_an_empty_index_answers_nothing() -> None:
     ix = build_index(0, [])
     alive = ix.alive(NOW.timestamp())
