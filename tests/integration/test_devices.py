@@ -6,6 +6,7 @@ rotation and cascade guarantees hold on PostgreSQL too.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy import func, select, update
 
 from vivim.app import UserRecord, Vivim, open_vivim
 from vivim.domain.errors import AlreadyExists, InvalidIdentifier, NotFound
+from vivim.domain.times import utcnow
 from vivim.identity import auth, service
 from vivim.identity.devices import device_id_for, fingerprint
 from vivim.store.master.drift import schema_differences
@@ -187,6 +189,41 @@ def test_api_tokens_are_stored_only_as_hashes_and_revocable(v: Vivim) -> None:
         )
     with pytest.raises(auth.TokenExpired):
         auth.authenticate(v.master, second)
+
+
+def test_many_requests_at_once_with_one_token_all_authenticate(v: Vivim) -> None:
+    # Each check may record the token's last use. Recording it inside the check's read
+    # transaction let concurrent checks collide on SQLite ("database is locked", a 500).
+    alice = v.create_user("alice")
+    _record, plaintext = service.create_api_token(v, alice, "script")
+    sk, pk = _key()
+    device = service.register_device(v, alice, name="laptop", public_key=pk)
+    session = _sign_in(v, alice, sk, device.device_id)
+    long_ago = utcnow() - timedelta(days=1)
+    failures: list[BaseException] = []
+    for _round in range(5):
+        with v.master.connect() as c:
+            c.execute(update(ApiToken.__table__).values(last_used_at=long_ago))
+            c.execute(update(AuthSession.__table__).values(last_used_at=long_ago))
+        start = threading.Barrier(8)
+
+        def check(token: str, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                auth.authenticate(v.master, token)
+            except BaseException as exc:  # collected: a thread's exception would be lost
+                failures.append(exc)
+
+        threads = [
+            threading.Thread(target=check, args=(plaintext if i % 2 else session.access_token,)) for i in range(8)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert failures == []
+    with v.master.connect() as c:
+        assert c.execute(select(ApiToken.__table__.c.last_used_at)).scalar_one() > long_ago
 
 
 def test_an_inactive_account_cannot_authenticate_or_get_tokens(v: Vivim) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from vivim.domain.errors import AlreadyExists, InvalidIdentifier, NotFound, VivimError
@@ -639,8 +639,8 @@ def _authenticate_session(master: MasterDB, digest: str) -> Principal:
         if row.access_expires_at <= now:
             raise TokenExpired("the access token has expired; refresh it")
         check_account(row.status)
-        if now - row.last_used_at >= _TOUCH_EVERY:
-            c.execute(update(_sessions).where(_sessions.c.id == row.session_id).values(last_used_at=now))
+    if now - row.last_used_at >= _TOUCH_EVERY:
+        _record_use(master, _sessions, row.session_id, now)
     return _principal(
         row, kind="session", session_id=row.session_id, device_pk=row.device_pk, device_id=row.device_id
     )
@@ -657,9 +657,19 @@ def _authenticate_api_token(master: MasterDB, digest: str) -> Principal:
         if row.expires_at is not None and row.expires_at <= now:
             raise TokenExpired("this API token has expired")
         check_account(row.status)
-        if row.last_used_at is None or now - row.last_used_at >= _TOUCH_EVERY:
-            c.execute(update(_api_tokens).where(_api_tokens.c.id == row.token_id).values(last_used_at=now))
+    if row.last_used_at is None or now - row.last_used_at >= _TOUCH_EVERY:
+        _record_use(master, _api_tokens, row.token_id, now)
     return _principal(row, kind="api_token", api_token_id=row.token_id)
+
+
+def _record_use(master: MasterDB, table: Table, row_id: str, now: datetime) -> None:
+    """Note a credential's last use, in a transaction of its own. Inside the check's read
+    transaction, concurrent checks of one credential collided: SQLite refuses to turn a
+    read into a write once another writer has committed since the read began ("database
+    is locked", without waiting). The condition keeps concurrent checks to one write."""
+    stale = or_(table.c.last_used_at.is_(None), table.c.last_used_at <= now - _TOUCH_EVERY)
+    with master.connect() as c:
+        c.execute(update(table).where(table.c.id == row_id, stale).values(last_used_at=now))
 
 
 def revoke_user_sessions(conn: Connection, *, user_id: str, reason: str) -> int:
