@@ -84,23 +84,46 @@ def _prepare(data_dir: Path | None, user: str | None, conversations: int) -> tup
     return data_dir, token
 
 
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the server's search workers), from Linux /proc."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return out
+
+
 def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process (Linux /proc; None elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and its descendants (Linux /proc; None elsewhere)."""
+    total = 0.0
+    for p in _process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            if p == pid:
+                return None
+            continue  # a descendant that just exited
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+    """Resident memory of a process and its descendants."""
+    total = 0.0
+    for p in _process_tree(pid):
+        try:
+            lines = Path(f"/proc/{p}/status").read_text().splitlines()
+        except OSError:
+            if p == pid:
+                return None
+            continue
+        total += sum(int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:"))
+    return total
 
 
 def _in_process_http(data_dir: Path, token: str, paths: list[str]) -> list[float]:
@@ -209,13 +232,13 @@ def _measured_run(
     total: int, concurrency: int, max_seconds: float,
 ) -> dict[str, Any]:
     """One load run, with requests/s and the server's and the load generator's CPU per request."""
-    cpu0, client0 = _cpu_seconds(server.pid), _cpu_seconds(os.getpid())
+    cpu0, client0 = _cpu_seconds(server.pid), time.process_time()
     result = asyncio.run(_load(base, token, path_at, start, total, concurrency, max_seconds))
-    cpu1, client1 = _cpu_seconds(server.pid), _cpu_seconds(os.getpid())
+    cpu1, client1 = _cpu_seconds(server.pid), time.process_time()
     n = len(result["latencies"])
     result["rps"] = n / result["elapsed"]
     result["cpu_ms"] = (cpu1 - cpu0) * 1000 / n if cpu0 is not None and cpu1 is not None and n else None
-    result["client_ms"] = (client1 - client0) * 1000 / n if client0 is not None and client1 is not None and n else None
+    result["client_ms"] = (client1 - client0) * 1000 / n if n else None
     return result
 
 

@@ -22,6 +22,7 @@ from vivim.api.config import ApiConfig
 from vivim.api.jobs import JobManager
 from vivim.app import Vivim
 from vivim.identity.ratelimit import RateLimiter
+from vivim.search.processes import SearchProcesses
 
 API_PREFIX = "/api/v1"
 UPLOAD_PATH = f"{API_PREFIX}/imports"
@@ -126,13 +127,19 @@ def create_app(
     )
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         vivim.ensure_ready()
         jobs.sweep_stale_uploads()
+        searches = SearchProcesses(vivim.settings, config.search_workers) if config.search_workers else None
+        if searches is not None:
+            searches.start()
+        app.state.search_processes = searches
         try:
             yield
         finally:
             jobs.shutdown()
+            if searches is not None:
+                searches.close()
 
     app = FastAPI(
         title="vivim",
@@ -148,6 +155,7 @@ def create_app(
     app.state.config = config
     app.state.limiter = RateLimiter()
     app.state.jobs = jobs
+    app.state.search_processes = None  # set while the app runs, when config.search_workers
     errors.install(app)
     app.add_middleware(_BodyLimit, limit=config.max_json_body_bytes)  # type: ignore[arg-type]
     for router in [*api_routers(), *routers]:

@@ -33,6 +33,9 @@ class ApiConfig:
     """Every request body except uploads."""
     import_workers: int = 1
     """Import jobs run one at a time per worker thread; more queue up."""
+    search_workers: int = 0
+    """Processes that run searches (vivim.search.processes); 0 runs them in this process's
+    threads. `vivim serve` starts one per core."""
     jobs_kept_per_user: int = 50
     key_export_memory_kib: int = 64 * 1024
     key_export_iterations: int = 3

@@ -22,6 +22,7 @@ from vivim.domain.errors import (
     NotFound,
     ParseError,
     SchemaTooNew,
+    Unavailable,
     VivimError,
 )
 from vivim.identity.auth import AccountNotActive, AuthError, SessionRequired
@@ -109,7 +110,7 @@ def status_for(exc: VivimError) -> int:
         return 409
     if isinstance(exc, (InvalidIdentifier, ParseError, InvalidDid, KeyExportError, BadPassphrase)):
         return 422
-    if isinstance(exc, (CorruptDatabase, SchemaTooNew)):
+    if isinstance(exc, (CorruptDatabase, SchemaTooNew, Unavailable)):
         return 503
     return 400
 

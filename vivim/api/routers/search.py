@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from vivim.api.deps import CurrentUser, VivimDep
 from vivim.api.errors import AUTHENTICATED, error_responses
 from vivim.search.engine import Filters, Hit
+from vivim.search.processes import SearchProcesses
 
 router = APIRouter(prefix="/search", tags=["search"], responses={**AUTHENTICATED, **error_responses(400)})
 
@@ -42,19 +43,23 @@ async def search(
         provider=provider, conversation_id=conversation_id, type=type, role=role, since=since, until=until
     )
 
-    def run() -> bytes:
-        # The user's own store, opened here rather than by the Store dependency: one trip
-        # to the thread pool for the whole search instead of two (each costs a wake-up of a
-        # worker thread and of the event loop).
-        hits = v.search_engine().search(v.store(user), q, limit=limit, filters=filters)
-        # Serialised here rather than through the response model: validating every hit
-        # again costs more than the rest of the HTTP handling (SearchResult still documents
-        # the shape, and the schemathesis run checks responses against it). orjson writes
-        # the hits' dataclass fields directly, in their order.
-        return orjson.dumps({"query": q, "hits": hits})
+    processes: SearchProcesses | None = request.app.state.search_processes
+    if processes is not None:
+        hits = await processes.search(user.id, q, limit=limit, filters=filters)
+    else:
 
-    body = await anyio.to_thread.run_sync(run, limiter=_search_limiter(request))
-    return Response(body, media_type="application/json")
+        def run() -> list[Hit]:
+            # The user's own store, opened here rather than by the Store dependency: one
+            # trip to the thread pool for the whole search instead of two (each costs a
+            # wake-up of a worker thread and of the event loop).
+            return v.search_engine().search(v.store(user), q, limit=limit, filters=filters)
+
+        hits = await anyio.to_thread.run_sync(run, limiter=_search_limiter(request))
+    # Serialised here rather than through the response model: validating every hit again
+    # costs more than the rest of the HTTP handling (SearchResult still documents the
+    # shape, and the schemathesis run checks responses against it). orjson writes the
+    # hits' dataclass fields directly, in their order.
+    return Response(orjson.dumps({"query": q, "hits": hits}), media_type="application/json")
 
 
 def _search_limiter(request: Request) -> anyio.CapacityLimiter:
