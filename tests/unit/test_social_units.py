@@ -77,7 +77,7 @@ def test_a_big_index_scans_in_two_stages_and_finds_the_same_rows(monkeypatch: py
     q = E.embed_query("borrow checker lifetimes")
     fast, slow = dense(two_stage, q, alive), dense(exact, q, alive)
     assert list(fast) == list(slow)  # same rows, best first
-    assert all(abs(fast[r] - slow[r]) < 1e-6 for r in slow)  # exact cosines, not the int8 ones
+    assert all(abs(fast[r] - slow[r]) < 1e-6 for r in slow)  # exact cosines, not the 4-bit ones
 
 
 def test_an_empty_index_answers_nothing() -> None:

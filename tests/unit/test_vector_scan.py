@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vivim.search import vectors
-from vivim.search.int8_scan import Int8Scan
+from vivim.search.quantized_scan import QuantizedScan
 from vivim.search.vectors import UnitIndex, add_first_stage, scan, top_k
 
 
@@ -101,54 +101,35 @@ def test_best_rows_with_most_rows_filtered_out_or_tied() -> None:
     assert vectors.best_rows(tied, 0).size == 0
 
 
-def test_the_int8_pass_is_within_a_hundredth_of_the_exact_cosines() -> None:
+def test_the_4_bit_pass_is_within_a_few_thousandths_of_the_exact_cosines() -> None:
+    # What the exact re-scoring of its best rows relies on (FIRST_STAGE); the two-stage
+    # scan's recall is tested below.
     rng = np.random.default_rng(8)
     matrix = _embedding_like(5_000, 384, rng)
-    stage = Int8Scan(matrix)
+    stage = QuantizedScan(matrix)
+    errors = []
     for q in matrix[:20]:
         approx = stage.scores(q)
         assert approx.dtype == np.float32 and approx.shape == (5_000,)
-        assert np.abs(approx - matrix @ q).max() < 0.01
+        errors.append(np.abs(approx - matrix @ q))
+    error = np.concatenate(errors)
+    assert error.mean() < 0.006 and np.percentile(error, 99) < 0.02 and error.max() < 0.04
     assert np.all(stage.scores(np.zeros(384, dtype=np.float32)) == 0)
 
 
-def test_concurrent_first_stage_passes_give_each_query_its_own_scores() -> None:
-    import threading
-    import time
+def test_concurrent_first_stage_passes_give_each_query_exactly_its_own_scores() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     rng = np.random.default_rng(6)
     matrix = rng.standard_normal((30_000, 24)).astype(np.float32)
-    stage = Int8Scan(matrix)
+    stage = QuantizedScan(matrix)
     queries = rng.standard_normal((64, 24)).astype(np.float32)
     alone = [stage.scores(q) for q in queries]
-    passes = []
-    real_run = stage._run
-
-    def counting_run(batch: list) -> None:
-        passes.append(len(batch))
-        if len(passes) == 1:  # hold the first pass until the other seven queries wait
-            deadline = time.monotonic() + 10
-            while len(stage._pending) < 7 and time.monotonic() < deadline:
-                time.sleep(0.001)
-        real_run(batch)
-
-    stage._run = counting_run  # type: ignore[method-assign]
-    start = threading.Barrier(8)
-
-    def one(i: int) -> np.ndarray:
-        if i < 8:
-            start.wait()
-        return stage.scores(queries[i])
-
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(one, range(64)))
-    for expected, got in zip(alone, results, strict=True):
-        np.testing.assert_array_equal(got, expected)  # a shared pass changes nothing
-    assert passes[0] == 1 and passes[1] >= 7  # those that came during the first pass shared the next
-    assert sum(passes) == 64
-    # A pass that fails raises in its callers, and the stage keeps working.
-    with pytest.raises(ValueError, match="7 dimensions"):
+        together = list(pool.map(stage.scores, queries))
+    for expected, got in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(got, expected)  # a search's candidates never depend on its company
+    with pytest.raises(ValueError, match="vectors of 24 dimensions"):
         stage.scores(np.zeros(7, dtype=np.float32))
     np.testing.assert_array_equal(stage.scores(queries[0]), alone[0])
 

@@ -1,6 +1,6 @@
 """Searches in worker processes, so that a server's searches use every core.
 
-A search is mostly native work that releases Python's GIL (the query model, the int8 scan,
+A search is mostly native work that releases Python's GIL (the query model, the 4-bit scan,
 SQLite), but a fifth of it is Python: query words, fusion, the hits. In one process that
 fifth queues behind the other searches and the server's own HTTP handling, which is Python
 too, and the cores sit partly idle: at 100,000 units on 2 cores, one process served 123

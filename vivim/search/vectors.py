@@ -1,7 +1,7 @@
 """The in-memory side of a user's search index: units in reading order, with their
 vectors and the fields that filters, neighbours and speaker boosts need.
 
-A scan of every vector (big vaults: an int8 pass, then exact cosines for its best rows) is
+A scan of every vector (big vaults: a 4-bit pass, then exact cosines for its best rows) is
 simpler than an approximate index, finds what an exact scan finds, and leaves nothing to
 keep consistent on disk. The index is loaded from the user DB on first use and reloaded when
 the vault's search generation changes (the indexer and deletions bump it).
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vivim.search.int8_scan import Int8Scan
+from vivim.search.quantized_scan import QuantizedScan
 from vivim.store.user.db import UserStore
 from vivim.store.user.units import search_generation
 
@@ -41,7 +41,7 @@ class UnitIndex:
     vocab: dict[str, dict[str | None, int]]
     _row_by_id: dict[str, int] | None = None
     _by_rowid: tuple[np.ndarray, np.ndarray] | None = None  # (sorted rowids, their rows)
-    first_stage: Int8Scan | None = None  # big vaults: the int8 pass before exact cosines
+    first_stage: QuantizedScan | None = None  # big vaults: the 4-bit pass before exact cosines
 
     def code(self, field: str, value: str | None) -> int:
         return self.vocab[field].get(value, -1)
@@ -119,12 +119,11 @@ def load_index(conn: sqlite3.Connection) -> UnitIndex:
     )
 
 
-# From this many vectors on, scans run in two stages: an int8 pass over every vector
-# (vivim.search.int8_scan: a quarter of the memory to read, and integer instructions),
-# then exact cosines for its best FIRST_STAGE rows. Int8 moves a cosine by about 0.003, so
-# those rows hold the exact best ones: in the 100,000-unit benchmark vault (random unit
-# vectors, the hardest case), the exact top 200 of 200 queries were all in the int8 top
-# 300 (docs/SEARCH.md).
+# From this many vectors on, scans run in two stages: a 4-bit pass over every vector
+# (vivim.search.quantized_scan: a seventh of the memory to read, and integer instructions),
+# then exact cosines for its best FIRST_STAGE rows. 4 bits move a cosine by about 0.004, so
+# those rows hold the exact best ones: in random unit vectors (the hardest case) the exact
+# top 200 of 50 queries among 100,000 were all in the 4-bit top 500 (docs/SEARCH.md).
 TWO_STAGE_MIN_UNITS = 20_000
 FIRST_STAGE = 500
 # The first stage's top rows are found from a strided sample of the scores: a threshold
@@ -136,7 +135,7 @@ _SELECT_SLACK = 1.5
 
 def add_first_stage(index: UnitIndex) -> None:
     if int(index.has_vector.sum()) >= TWO_STAGE_MIN_UNITS:
-        index.first_stage = Int8Scan(index.matrix)
+        index.first_stage = QuantizedScan(index.matrix)
 
 
 def scan(index: UnitIndex, query_vector: np.ndarray, keep: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +145,7 @@ def scan(index: UnitIndex, query_vector: np.ndarray, keep: np.ndarray, k: int) -
 
 
 def nearest(
-    matrix: np.ndarray, first_stage: Int8Scan | None, query_vector: np.ndarray, keep: np.ndarray, k: int
+    matrix: np.ndarray, first_stage: QuantizedScan | None, query_vector: np.ndarray, keep: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """``scan`` over any matrix (a vault's, or the shares a reader may see)."""
     if first_stage is not None:

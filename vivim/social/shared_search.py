@@ -26,7 +26,7 @@ from vivim.app import UserRecord, Vivim
 from vivim.domain.times import utcnow
 from vivim.embed.base import Embedder
 from vivim.search.engine import CANDIDATES, fuse
-from vivim.search.int8_scan import Int8Scan
+from vivim.search.quantized_scan import QuantizedScan
 from vivim.search.query import STOPWORDS, terms
 from vivim.search.vectors import TWO_STAGE_MIN_UNITS, nearest, top_k
 from vivim.social.common import blocked_ids, generation
@@ -53,7 +53,7 @@ class SharedIndex:
     post_tf: np.ndarray
     doc_len: np.ndarray
     avg_len: float
-    first_stage: Int8Scan | None = None  # big indexes: the int8 pass before exact cosines
+    first_stage: QuantizedScan | None = None  # big indexes: the 4-bit pass before exact cosines
 
     def alive(self, now: float) -> np.ndarray:
         return self.expires > now
@@ -96,7 +96,7 @@ def build_index(gen: int, rows: list[tuple[str, str, bytes | None, str | None, A
             docs.append(i)
             tfs.append(c)
     # The same two-stage scan as a vault's own search (vivim.search.vectors).
-    first_stage = Int8Scan(matrix) if int(has_vector.sum()) >= TWO_STAGE_MIN_UNITS else None
+    first_stage = QuantizedScan(matrix) if int(has_vector.sum()) >= TWO_STAGE_MIN_UNITS else None
     t = np.asarray(term_ids, dtype=np.int64)
     order = np.argsort(t, kind="stable")
     starts = np.searchsorted(t[order], np.arange(len(vocab) + 1))
