@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 # Rows quantised per step while building, to bound the float temporaries.
 _BUILD_CHUNK = 16_384
 # Dimensions that share a scale. 128 scores faster still (0.9-1.0 ms) but rounds coarser:
-# it lost 1 of the exact best 200 in 2,500 from its best 500, this lost none.
+# of 50 queries' exact best 200 among 100,000 random vectors, 4 of the 10,000 were not in
+# its best 500; with 64, none.
 _BLOCK = 64
 # Symmetric 4 bits: -7..7 stored as 1..15 around MatMulNBits' default zero point, 8.
 _LEVELS, _ZERO_POINT = 7, 8
