@@ -304,17 +304,13 @@ class SearchEngine:
         with _IN_FLIGHT as running:
             dense = _no_candidates()
             if self.embedder is not None and ix.model == self.embedder.model_id:
-                if running < _CORES:
-                    # A core is free: rank full text on it while the query is embedded (the
-                    # model and SQLite both release the GIL), for the latency of the longer.
-                    pending = _pool().submit(run_lexical)
-                    dense = semantic(ix, self.embedder.embed_query(content_query), mask)
-                    lex = pending.result()
-                else:
-                    # Every core has a search already: handing work to another thread would
-                    # only add its cost (about 1 ms of CPU a search; docs/PERFORMANCE.md).
-                    dense = semantic(ix, self.embedder.embed_query(content_query), mask)
-                    lex = run_lexical()
+                # A core is free: rank full text on it while the query is embedded (the model
+                # and SQLite both release the GIL), for the latency of the longer. When every
+                # core has a search already, handing work to another thread would only add
+                # its cost (about 1 ms of CPU a search; docs/PERFORMANCE.md).
+                pending = _pool().submit(run_lexical) if running < _CORES else None
+                dense = semantic(ix, self.embedder.embed_query(content_query), mask)
+                lex = pending.result() if pending is not None else run_lexical()
             else:
                 lex = run_lexical()
         rows, scores = fuse_rankings(lex, dense)
