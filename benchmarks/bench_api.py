@@ -130,9 +130,9 @@ def _in_process_http(data_dir: Path, token: str, paths: list[str]) -> list[float
     """The same requests through the ASGI app directly: everything but the socket and uvicorn."""
     from vivim.api.app import create_app
     from vivim.app import open_vivim
-    from vivim.cli.serve import tune_for_serving
+    from vivim.search.processes import limit_blas_threads
 
-    tune_for_serving()
+    limit_blas_threads()
 
     async def run() -> list[float]:
         with open_vivim(data_dir) as v:
@@ -156,9 +156,9 @@ def _in_process_http(data_dir: Path, token: str, paths: list[str]) -> list[float
 def _in_process_search(data_dir: Path, user: str, queries: list[str]) -> list[float]:
     """The search engine alone, one query at a time, as the server configures it."""
     from vivim.app import open_vivim
-    from vivim.cli.serve import tune_for_serving
+    from vivim.search.processes import limit_blas_threads
 
-    tune_for_serving()
+    limit_blas_threads()
     with open_vivim(data_dir) as v:
         store = v.store(v.get_user(user))
         engine = v.search_engine()

@@ -34,11 +34,11 @@ from sqlalchemy import insert, select, text
 from benchmarks.common import median, pct
 from benchmarks.gen_chatgpt import VOCABULARY, words
 from vivim.app import UserRecord, Vivim, open_vivim
-from vivim.cli.serve import tune_for_serving
 from vivim.domain.canonical import content_hash
 from vivim.domain.ids import new_id
 from vivim.domain.times import to_iso
 from vivim.identity.signing import sign_unit
+from vivim.search.processes import limit_blas_threads
 from vivim.social import access, feed
 from vivim.social.shared_search import index_for, search_shared
 from vivim.store.master.models import (
@@ -149,8 +149,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--postgres", action="store_true", help="run the master DB on a throwaway PostgreSQL")
     args = ap.parse_args()
-    # As `vivim serve` runs (vivim.cli.serve.tune_for_serving): one BLAS thread per call.
-    tune_for_serving()
+    # As `vivim serve` runs (vivim.search.processes.limit_blas_threads): one BLAS thread per call.
+    limit_blas_threads()
     root = Path(tempfile.mkdtemp(prefix="vivim-bench-sharing-"))
     with master_url(args.postgres, root) as url:
         v = open_vivim(root / "data", master_url=url)

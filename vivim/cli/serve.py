@@ -14,13 +14,6 @@ if TYPE_CHECKING:
     from vivim.app import Vivim
 
 
-def tune_for_serving() -> None:
-    """What the server process sets before serving (also what the benchmarks measure)."""
-    from vivim.search.processes import limit_blas_threads
-
-    limit_blas_threads()
-
-
 def default_search_workers() -> int:
     """One search process per core (vivim.search.processes)."""
     return os.cpu_count() or 1
@@ -42,8 +35,9 @@ def run_server(
 
     from vivim.api.app import create_app
     from vivim.api.config import ApiConfig
+    from vivim.search.processes import limit_blas_threads
 
-    tune_for_serving()
+    limit_blas_threads()
     app = create_app(v, config=config or ApiConfig(search_workers=default_search_workers()))
     uvicorn.run(app, host=host, port=port, log_level=log_level, proxy_headers=proxy_headers, access_log=access_log)
 
