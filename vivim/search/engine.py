@@ -32,8 +32,8 @@ from vivim.domain.times import parse_time
 from vivim.embed.base import Embedder
 from vivim.search.query import terms
 from vivim.search.vectors import UnitIndex, index_for, scan, search_reader
+from vivim.search.word_scores import summed
 from vivim.store.user.db import UserStore
-from vivim.store.user.units import search_generation
 
 CANDIDATES = 200
 MAX_QUERY_TERMS = 24
@@ -117,28 +117,9 @@ def _mask(ix: UnitIndex, filters: Filters) -> np.ndarray | None:
     return mask
 
 
-def document_frequencies(
-    conn: sqlite3.Connection, store_memo: dict[str, Any], generation: str, words: list[str]
-) -> dict[str, int]:
-    """How many units contain each word, cached until the index changes."""
-    cached = store_memo.get("df")
-    if cached is None or cached[0] != generation:
-        cached = (generation, {})
-        store_memo["df"] = cached
-    df: dict[str, int] = cached[1]
-    for w in words:
-        if w not in df:
-            df[w] = conn.execute(
-                "SELECT count(*) FROM unit_fts WHERE unit_fts MATCH ?", ('"' + w.replace('"', '""') + '"',)
-            ).fetchone()[0]
-    return {w: df[w] for w in words}
-
-
 def prune_common_words(words: list[str], df: dict[str, int], total: int) -> list[str]:
     """Drop words found in a large share of the vault: their BM25 weight is near zero, but
     ranking every unit they match costs the most. The rarest word is always kept."""
-    if total < COMMON_WORD_MIN_UNITS:
-        return words
     by_rarity = sorted(words, key=lambda w: df.get(w, 0))
     kept = [w for w in by_rarity if df.get(w, 0) <= COMMON_WORD_SHARE * total]
     budget, out = 0, []
@@ -162,32 +143,21 @@ def _no_candidates() -> Ranking:
     return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
 
 
-def lexical(
-    conn: sqlite3.Connection,
-    ix: UnitIndex,
-    query: str,
-    mask: np.ndarray | None,
-    memo: dict[str, Any],
-    generation: str,
-) -> Ranking:
-    """BM25 scores (higher is better), with the neighbour spread."""
+def lexical(conn: sqlite3.Connection, ix: UnitIndex, query: str, mask: np.ndarray | None) -> Ranking:
+    """BM25 scores (higher is better; FTS5's, summed from the words' kept parts), with the
+    neighbour spread."""
     words = terms(query) or terms(query, keep_stopwords=True)
     if not words:
         return _no_candidates()
-    words = prune_common_words(words, document_frequencies(conn, memo, generation, words), len(ix.ids))
-    match = " OR ".join('"' + w.replace('"', '""') + '"' for w in words[:MAX_QUERY_TERMS])
-    # Over-fetch when filtering: the filter is applied after the full-text ranking.
-    limit = CANDIDATES if mask is None else CANDIDATES * 10
-    found = conn.execute(
-        "SELECT rowid, -rank FROM unit_fts WHERE unit_fts MATCH ? ORDER BY rank LIMIT ?", (match, limit)
-    ).fetchall()
-    hits = np.array(found, dtype=np.float64).reshape(-1, 2)
-    # A unit extracted after the index was loaded has no row yet: picked up on reload.
-    rows, known = ix.rows_of_rowids(hits[:, 0].astype(np.int64))
-    scores = hits[known, 1]
-    if mask is not None:
+    if len(ix.ids) >= COMMON_WORD_MIN_UNITS:
+        words = prune_common_words(words, ix.word_scores.counts(conn, words), len(ix.ids))
+    rows, scores = summed([ix.word_scores.part(conn, ix, w) for w in words[:MAX_QUERY_TERMS]])
+    if mask is not None:  # before the cut: the best of the units the filter keeps
         kept = mask[rows]
-        rows, scores = rows[kept][:CANDIDATES], scores[kept][:CANDIDATES]  # found is best first
+        rows, scores = rows[kept], scores[kept]
+    if rows.size > CANDIDATES:
+        top = np.argpartition(-scores, CANDIDATES - 1)[:CANDIDATES]
+        rows, scores = rows[top], scores[top]
     return spread_to_neighbours(ix, rows, scores, mask)
 
 
@@ -299,7 +269,7 @@ class SearchEngine:
 
         def run_lexical() -> Ranking:
             with search_reader(store) as conn:
-                return lexical(conn, ix, content_query, mask, store.memo, search_generation(conn))
+                return lexical(conn, ix, content_query, mask)
 
         with _IN_FLIGHT as running:
             dense = _no_candidates()

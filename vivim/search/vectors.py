@@ -14,11 +14,12 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from vivim.search.quantized_scan import QuantizedScan
+from vivim.search.word_scores import WordScores
 from vivim.store.user.db import UserStore
 from vivim.store.user.units import search_generation
 
@@ -42,6 +43,7 @@ class UnitIndex:
     _row_by_id: dict[str, int] | None = None
     _by_rowid: tuple[np.ndarray, np.ndarray] | None = None  # (sorted rowids, their rows)
     first_stage: QuantizedScan | None = None  # big vaults: the 4-bit pass before exact cosines
+    word_scores: WordScores = field(default_factory=WordScores)  # full-text parts, per word
 
     def code(self, field: str, value: str | None) -> int:
         return self.vocab[field].get(value, -1)
