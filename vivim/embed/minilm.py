@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vivim.embed.bert_graph import UnsupportedModel
 from vivim.embed.query_model import quantized_query_model
 
 if TYPE_CHECKING:
@@ -58,9 +59,10 @@ class MiniLMEmbedder:
         if query:
             try:
                 model = quantized_query_model(model)
-            except (OSError, ImportError) as exc:
-                # No writable cache directory, or no quantiser: queries run on the float
-                # model, as fast as before this existed and exactly like the stored vectors.
+            except (OSError, ImportError, UnsupportedModel) as exc:
+                # No writable cache directory, no quantiser, or a packaged graph of another
+                # shape: queries run on the float model, slower but exactly like the stored
+                # vectors.
                 log.warning("int8 query model unavailable, using the float model: %s", exc)
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
