@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.fakes import HashingEmbedder
 from vivim.app import UserRecord, Vivim
 from vivim.capture.importer import Importer
 from vivim.search import engine as engine_module
@@ -153,3 +154,18 @@ def test_word_counts_are_fts5_counts_and_kept(vivim: Vivim, user: UserRecord) ->
         # A word with a kept part is counted from it, with no query.
         assert ix.word_scores.counts(conn, ["run"]) == {"run": 4}  # runs, runs, running, run
         assert "run" not in ix.word_scores._counts
+
+
+def test_words_seen_before_are_ranked_without_another_thread(
+    vivim: Vivim, user: UserRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Indexer(vivim.store(user), keypair=vivim.keypair(user), embedder=HashingEmbedder()).run()
+    engine, store = SearchEngine(HashingEmbedder()), vivim.store(user)
+    monkeypatch.setattr(engine_module, "_CORES", 2)  # a core to spare, whatever the machine
+    pool = engine_module._pool()
+    handed_over: list[str] = []
+    monkeypatch.setattr(engine_module, "_pool", lambda: handed_over.append("lexical") or pool)
+    first = engine.search(store, "café import")
+    assert handed_over == ["lexical"]  # new words: FTS5 ranks them beside the embedding
+    assert engine.search(store, "import, café?") == first
+    assert handed_over == ["lexical"]  # the same words: summed from kept parts, in line

@@ -143,10 +143,16 @@ def _no_candidates() -> Ranking:
     return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
 
 
+def query_words(query: str) -> list[str]:
+    """The words full text looks for: the query's without stopwords, or with them when
+    that leaves none."""
+    return terms(query) or terms(query, keep_stopwords=True)
+
+
 def lexical(conn: sqlite3.Connection, ix: UnitIndex, query: str, mask: np.ndarray | None) -> Ranking:
     """BM25 scores (higher is better; FTS5's, summed from the words' kept parts), with the
     neighbour spread."""
-    words = terms(query) or terms(query, keep_stopwords=True)
+    words = query_words(query)
     if not words:
         return _no_candidates()
     if len(ix.ids) >= COMMON_WORD_MIN_UNITS:
@@ -274,11 +280,14 @@ class SearchEngine:
         with _IN_FLIGHT as running:
             dense = _no_candidates()
             if self.embedder is not None and ix.model == self.embedder.model_id:
-                # A core is free: rank full text on it while the query is embedded (the model
-                # and SQLite both release the GIL), for the latency of the longer. When every
-                # core has a search already, handing work to another thread would only add
-                # its cost (about 1 ms of CPU a search; docs/PERFORMANCE.md).
-                pending = _pool().submit(run_lexical) if running < _CORES else None
+                # Full text that needs FTS5 (a word not seen since the index loaded) is ranked
+                # on a free core while the query is embedded (the model and SQLite both release
+                # the GIL), for the latency of the longer. Words seen before are summed from
+                # kept parts in a fraction of a millisecond, and when every core has a search
+                # already, handing work to another thread would only add its cost (about
+                # 1 ms of CPU a search; docs/PERFORMANCE.md).
+                cold = not ix.word_scores.knows(query_words(content_query))
+                pending = _pool().submit(run_lexical) if cold and running < _CORES else None
                 dense = semantic(ix, self.embedder.embed_query(content_query), mask)
                 lex = pending.result() if pending is not None else run_lexical()
             else:

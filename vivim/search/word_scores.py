@@ -53,6 +53,11 @@ class WordScores:
     def __len__(self) -> int:
         return len(self._parts)
 
+    def knows(self, words: list[str]) -> bool:
+        """Whether every word has a kept part or count: ranking them reads nothing more."""
+        with self._lock:
+            return all(w in self._parts or w in self._counts for w in words)
+
     def counts(self, conn: sqlite3.Connection, words: list[str]) -> dict[str, int]:
         """How many units contain each word (without ranking them: for words so common that
         the search leaves them out)."""
