@@ -48,7 +48,7 @@ def test_the_fused_graph_computes_the_packaged_models_hidden_states(folded: Path
     assert mask.min() == 0
     feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
     fused = fused_bert(onnx.load(str(folded)), num_heads=NUM_HEADS)
-    assert len(fused.graph.node) < 60
+    assert len(fused.graph.node) < 80  # the packaged graph: 450
     expected = _session(str(folded)).run(["last_hidden_state"], feeds)[0]
     got = _session(fused).run(["last_hidden_state"], feeds)[0]
     real = mask.astype(bool)  # padding positions' states are never read (mean over the mask)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vivim.embed.bert_graph import UnsupportedModel
+from vivim.embed.bert_graph import UNFUSED, UnsupportedModel
 from vivim.embed.query_model import quantized_query_model
 
 if TYPE_CHECKING:
@@ -70,7 +70,12 @@ class MiniLMEmbedder:
         # Idle ONNX Runtime threads otherwise spin for a while after each run,
         # stealing the cores the search's vector scan (BLAS) needs right after.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+        return onnxruntime.InferenceSession(
+            str(model),
+            sess_options=options,
+            providers=["CPUExecutionProvider"],
+            disabled_optimizers=UNFUSED if query else None,
+        )
 
     def _load_tokenizer(self) -> tokenizers.Tokenizer:
         if self._tokenizer is None:
