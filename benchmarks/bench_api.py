@@ -14,9 +14,12 @@ shows as a ratio. Bounded: the request count is fixed and each run stops at
 With ``--data-dir``/``--user`` it serves an existing vault (e.g. the 100,000-unit one that
 benchmarks/bench_search.py builds); otherwise it builds a fresh one from a synthetic
 ChatGPT export. ``--search`` sends ``GET /api/v1/search?q=...&limit=10`` with a different
-query on every request (the query generator of bench_search.py: nothing is asked twice, so
-no cache can help), and measures in process both the search engine alone and the whole
-request through the ASGI app without a socket.
+query on every request (the query generator of bench_search.py: no query is asked twice,
+so no cache of queries or results can help; their words recur, drawn from the vault's 4,900
+content words, and each search worker keeps a word's full-text part once it has ranked it,
+vivim/search/word_scores.py, so the first runs after the server starts are the slower),
+and measures in process both the search engine alone and the whole request through the
+ASGI app without a socket.
 
 ``--baseline SRC`` serves the same vault a second time from another checkout of vivim
 (e.g. ``git worktree add /tmp/base <rev>``) and alternates the load runs between the two
