@@ -5,9 +5,9 @@ A search embeds one short query, and on that the model's float matrix products t
 activations quantised as they come) does them in int8, which this CPU runs natively, and
 the query's vector stays within a cosine of 0.98 of the float model's (0.99 on average).
 Before quantising, the graph is rewritten in ONNX Runtime's fused transformer operators
-(vivim.embed.bert_graph): about 1.7 ms of CPU a query, against 2.6 ms for the packaged
-graph quantised as it is. Stored units keep the float model's vectors; only queries use this one
-(docs/SEARCH.md has the retrieval figures).
+(vivim.embed.bert_graph): 2.0-2.1 ms of CPU a query, against 2.7-2.9 ms for the packaged
+graph quantised as it is. Stored units keep the float model's vectors; only queries use
+this one (docs/SEARCH.md has the retrieval figures).
 
 The quantised model is derived from the packaged one on first use, in a few seconds, and
 kept in a cache directory (``VIVIM_CACHE_DIR``, else the user's cache directory) under a
