@@ -58,8 +58,24 @@ def fused_bert(source: onnx.ModelProto, *, num_heads: int) -> onnx.ModelProto:
     initializers: list[onnx.TensorProto] = []
 
     def constant(name: str, value: np.ndarray) -> str:
-        initializers.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=value.dtype), name))
+        initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
+
+    def param(name: str) -> str:
+        """A parameter of the source model, as a constant of the new graph under its name."""
+        return constant(name, w(name))
+
+    def add_and_norm(x: str, residual: str, block: str, out: str) -> list[onnx.NodeProto]:
+        """``x`` plus the block's dense bias and the residual, through the block's LayerNorm."""
+        return _residual_layer_norm(
+            x,
+            param(block + "dense.bias"),
+            residual,
+            param(block + "LayerNorm.weight"),
+            param(block + "LayerNorm.bias"),
+            out,
+            epsilon,
+        )
 
     # The fused operators take int32 ids and mask.
     nodes = [
@@ -72,11 +88,11 @@ def fused_bert(source: onnx.ModelProto, *, num_heads: int) -> onnx.ModelProto:
             [
                 "input_ids_int32",
                 "token_type_ids_int32",
-                constant("word_embeddings", w(_WORD_EMBEDDINGS)),
-                constant("position_embeddings", w("embeddings.position_embeddings.weight")),
-                constant("token_type_embeddings", w("embeddings.token_type_embeddings.weight")),
-                constant("embeddings_ln_gamma", w("embeddings.LayerNorm.weight")),
-                constant("embeddings_ln_beta", w("embeddings.LayerNorm.bias")),
+                param(_WORD_EMBEDDINGS),
+                param("embeddings.position_embeddings.weight"),
+                param("embeddings.token_type_embeddings.weight"),
+                param("embeddings.LayerNorm.weight"),
+                param("embeddings.LayerNorm.bias"),
                 "attention_mask_int32",
             ],
             # mask_index: each sequence's length, which assumes padding on the right (as
@@ -89,60 +105,29 @@ def fused_bert(source: onnx.ModelProto, *, num_heads: int) -> onnx.ModelProto:
     hidden = "hidden_0"
     for i in layers:
         p = f"encoder.layer.{i}."
-        qkv = ("attention.self.query", "attention.self.key", "attention.self.value")
+        qkv = [p + "attention.self." + x for x in ("query", "key", "value")]
         out = "last_hidden_state" if i == layers[-1] else f"hidden_{i + 1}"
         nodes += [
             helper.make_node(
                 "Attention",
                 [
                     hidden,
-                    constant(f"l{i}_qkv_weight", np.concatenate([w(p + x + ".weight") for x in qkv], axis=1)),
-                    constant(f"l{i}_qkv_bias", np.concatenate([w(p + x + ".bias") for x in qkv])),
+                    constant(p + "attention.self.qkv.weight", np.concatenate([w(x + ".weight") for x in qkv], axis=1)),
+                    constant(p + "attention.self.qkv.bias", np.concatenate([w(x + ".bias") for x in qkv])),
                     "mask_index",
                 ],
                 [f"l{i}_context"],
                 domain=_MS,
                 num_heads=num_heads,
             ),
+            helper.make_node("MatMul", [f"l{i}_context", param(p + "attention.output.dense.weight")], [f"l{i}_attn"]),
+            *add_and_norm(f"l{i}_attn", hidden, p + "attention.output.", f"l{i}_attended"),
+            helper.make_node("MatMul", [f"l{i}_attended", param(p + "intermediate.dense.weight")], [f"l{i}_ff_in"]),
             helper.make_node(
-                "MatMul",
-                [f"l{i}_context", constant(f"l{i}_attn_out_weight", w(p + "attention.output.dense.weight"))],
-                [f"l{i}_attn_out"],
+                "BiasGelu", [f"l{i}_ff_in", param(p + "intermediate.dense.bias")], [f"l{i}_ff_act"], domain=_MS
             ),
-            *_residual_layer_norm(
-                f"l{i}_attn_out",
-                constant(f"l{i}_attn_out_bias", w(p + "attention.output.dense.bias")),
-                hidden,
-                constant(f"l{i}_attn_ln_gamma", w(p + "attention.output.LayerNorm.weight")),
-                constant(f"l{i}_attn_ln_beta", w(p + "attention.output.LayerNorm.bias")),
-                f"l{i}_attended",
-                epsilon,
-            ),
-            helper.make_node(
-                "MatMul",
-                [f"l{i}_attended", constant(f"l{i}_ff_in_weight", w(p + "intermediate.dense.weight"))],
-                [f"l{i}_ff_in"],
-            ),
-            helper.make_node(
-                "BiasGelu",
-                [f"l{i}_ff_in", constant(f"l{i}_ff_in_bias", w(p + "intermediate.dense.bias"))],
-                [f"l{i}_ff_act"],
-                domain=_MS,
-            ),
-            helper.make_node(
-                "MatMul",
-                [f"l{i}_ff_act", constant(f"l{i}_ff_out_weight", w(p + "output.dense.weight"))],
-                [f"l{i}_ff_out"],
-            ),
-            *_residual_layer_norm(
-                f"l{i}_ff_out",
-                constant(f"l{i}_ff_out_bias", w(p + "output.dense.bias")),
-                f"l{i}_attended",
-                constant(f"l{i}_out_ln_gamma", w(p + "output.LayerNorm.weight")),
-                constant(f"l{i}_out_ln_beta", w(p + "output.LayerNorm.bias")),
-                out,
-                epsilon,
-            ),
+            helper.make_node("MatMul", [f"l{i}_ff_act", param(p + "output.dense.weight")], [f"l{i}_ff_out"]),
+            *add_and_norm(f"l{i}_ff_out", f"l{i}_attended", p + "output.", out),
         ]
         hidden = out
     dim = w(_WORD_EMBEDDINGS).shape[1]
