@@ -169,3 +169,14 @@ def test_words_seen_before_are_ranked_without_another_thread(
     assert handed_over == ["lexical"]  # new words: FTS5 ranks them beside the embedding
     assert engine.search(store, "import, café?") == first
     assert handed_over == ["lexical"]  # the same words: summed from kept parts, in line
+
+
+def test_kept_parts_cannot_be_changed_by_a_search(vivim: Vivim, user: UserRecord) -> None:
+    store = vivim.store(user)
+    ix = index_for(store)
+    with search_reader(store) as conn:
+        rows, scores = ix.word_scores.part(conn, ix, "july")
+    with pytest.raises(ValueError, match="read-only"):
+        scores *= 2
+    with pytest.raises(ValueError, match="read-only"):
+        rows[0] = 0

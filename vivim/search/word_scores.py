@@ -92,6 +92,8 @@ class WordScores:
         rows, known = ix.rows_of_rowids(hits[:, 0].astype(np.int64))
         order = np.argsort(rows, kind="stable")
         part = rows[order].astype(np.int32), hits[known, 1][order]
+        for array in part:  # shared by every search that asks for the word
+            array.flags.writeable = False
         with self._lock:
             if word not in self._parts:
                 self._parts[word] = part
