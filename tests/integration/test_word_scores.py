@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from vivim.search import engine as engine_module
 from vivim.search.engine import Filters, SearchEngine, lexical
 from vivim.search.indexer import Indexer
 from vivim.search.query import terms
-from vivim.search.vectors import index_for, search_reader
+from vivim.search.vectors import UnitIndex, index_for, search_reader
 from vivim.search.word_scores import WordScores, phrase, summed
 from vivim.store.user.conversations import delete_conversation
 
@@ -64,7 +65,7 @@ def user(vivim: Vivim, tmp_path: Path) -> UserRecord:
     return record
 
 
-def fts5_ranking(conn, ix, query: str) -> dict[int, float]:  # type: ignore[no-untyped-def]
+def fts5_ranking(conn: sqlite3.Connection, ix: UnitIndex, query: str) -> dict[int, float]:
     """FTS5's BM25 of the query's words OR-ed together, for every unit it matches."""
     match = " OR ".join(phrase(w) for w in terms(query))
     found = conn.execute("SELECT rowid, -rank FROM unit_fts WHERE unit_fts MATCH ?", (match,)).fetchall()
