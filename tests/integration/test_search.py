@@ -390,13 +390,15 @@ def test_a_query_is_embedded_by_the_int8_model_close_to_the_float_one(
         assert abs(float(np.linalg.norm(got)) - 1.0) < 1e-5
         assert float(got @ expected) > 0.97
         assert np.array_equal(embedder.embed_query(text), got)
-    [derived] = (tmp_path / "cache").glob("minilm-query-*.onnx")
+    derived = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cache").glob("*.onnx")}
+    assert sorted(name.split("-")[1] for name in derived) == ["fused", "query"]
     again = MiniLMEmbedder()
-    again.embed_query("x")  # the cached file, not derived again
-    assert [p.stat().st_mtime_ns for p in (tmp_path / "cache").glob("*.onnx")] == [derived.stat().st_mtime_ns]
+    again.embed_query("x")  # the cached files, not derived again
+    again.embed(["x"])
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cache").glob("*.onnx")} == derived
 
 
-def test_without_a_writable_cache_queries_use_the_float_model(
+def test_without_a_writable_cache_documents_and_queries_use_the_packaged_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from vivim.embed.minilm import MiniLMEmbedder
@@ -407,4 +409,5 @@ def test_without_a_writable_cache_queries_use_the_float_model(
     embedder = MiniLMEmbedder()
     text = "a five day hut to hut hike"
     assert float(embedder.embed_query(text) @ embedder.embed([text])[0]) > 0.9999
-    assert "int8 query model unavailable" in caplog.text
+    assert "int8 query model unavailable, using the packaged model" in caplog.text
+    assert "fused document model unavailable, using the packaged model" in caplog.text
