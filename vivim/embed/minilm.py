@@ -62,8 +62,8 @@ class MiniLMEmbedder:
             model = quantized_query_model(packaged) if query else fused_document_model(packaged)
         except (OSError, ImportError, UnsupportedModel) as exc:
             # No writable cache directory, no quantiser, or a packaged graph of another
-            # shape: the packaged model itself, slower, with the same vectors for documents
-            # and vectors exactly like the stored ones for queries.
+            # shape: the packaged model itself, slower, with the float model's vectors for
+            # documents and queries alike.
             kind = "int8 query" if query else "fused document"
             log.warning("%s model unavailable, using the packaged model: %s", kind, exc)
         options = onnxruntime.SessionOptions()
