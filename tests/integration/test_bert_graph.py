@@ -100,3 +100,20 @@ def test_an_unexpected_packaged_graph_leaves_the_packaged_model_in_use(
     assert "int8 query model unavailable" in caplog.text and "no parameter" in caplog.text
     assert "fused document model unavailable" in caplog.text
     assert not list((tmp_path / "cache").glob("*.onnx"))
+
+
+def test_deriving_a_model_removes_the_ones_an_earlier_version_derived(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    stale = [cache / "minilm-query-0123456789abcdef.onnx", cache / "minilm-fused-0123456789abcdef.onnx"]
+    for path in stale:
+        path.write_bytes(b"an earlier recipe's model")
+    unrelated = cache / "notes.txt"
+    unrelated.write_text("kept")
+    monkeypatch.setenv("VIVIM_CACHE_DIR", str(cache))
+    MiniLMEmbedder().embed_query("x")
+    assert not any(path.exists() for path in stale)
+    assert sorted(p.name.split("-")[1] for p in cache.glob("*.onnx")) == ["fused", "query"]
+    assert unrelated.read_text() == "kept"

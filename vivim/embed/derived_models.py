@@ -16,8 +16,9 @@ queries use this one (docs/SEARCH.md has the retrieval figures).
 
 Both are derived on first use, in a few seconds, and kept in a cache directory
 (``VIVIM_CACHE_DIR``, else the user's cache directory) under names that change with the
-source model, ONNX Runtime's version and the recipe. Where that fails (no writable cache,
-no quantiser, a packaged graph of another shape) the caller runs the packaged model.
+source model, ONNX Runtime's version and the recipe; deriving one removes those of its
+kind that an earlier version left there. Where deriving fails (no writable cache, no
+quantiser, a packaged graph of another shape) the caller runs the packaged model.
 """
 
 from __future__ import annotations
@@ -81,7 +82,16 @@ def _cached(
                     derive(source, derived)
                     # Atomic: another process deriving the same file at once is harmless.
                     os.replace(derived, target)
+                _remove_superseded(target, kind)
     return target
+
+
+def _remove_superseded(current: Path, kind: str) -> None:
+    """Models of this kind derived by an earlier recipe, ONNX Runtime or package (23-90 MB
+    each) would otherwise pile up in the cache directory, one set per upgrade."""
+    for old in current.parent.glob(f"minilm-{kind}-*.onnx"):
+        if old != current:
+            old.unlink(missing_ok=True)
 
 
 def _derive_fused(source: Path, target: Path) -> None:
