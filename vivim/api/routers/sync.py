@@ -97,7 +97,10 @@ def conflicts(
     principal: SessionPrincipal,
     store: Store,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: Annotated[int | None, Query(ge=1, description="Only conflicts with a smaller id (paging).")] = None,
+    before: Annotated[
+        # SQLite integers are 64-bit: a larger id could not even be compared.
+        int | None, Query(ge=1, le=2**63 - 1, description="Only conflicts with a smaller id (paging).")
+    ] = None,
 ) -> dict[str, Any]:
     return {"items": exchange.conflicts(store, limit=limit, before_id=before)}
 
