@@ -13,7 +13,7 @@ from tests.fakes import HashingEmbedder
 from vivim.app import UserRecord, Vivim
 from vivim.capture.importer import Importer
 from vivim.search import engine as engine_module
-from vivim.search.engine import Filters, SearchEngine, lexical
+from vivim.search.engine import Filters, SearchEngine, lexical, query_words
 from vivim.search.indexer import Indexer
 from vivim.search.query import terms
 from vivim.search.vectors import UnitIndex, index_for, search_reader
@@ -139,7 +139,7 @@ def test_a_filtered_search_ranks_the_best_of_the_filtered_units(
         best_overall = max(everything, key=everything.__getitem__)
         best_claude = max((r for r in everything if claude[r]), key=everything.__getitem__)
         assert not claude[best_overall]
-        rows, _ = lexical(conn, ix, query, claude)
+        rows, _ = lexical(conn, ix, query_words(query), claude)
     assert best_claude in rows.tolist() and best_overall not in rows.tolist()
 
 

@@ -149,10 +149,9 @@ def query_words(query: str) -> list[str]:
     return terms(query) or terms(query, keep_stopwords=True)
 
 
-def lexical(conn: sqlite3.Connection, ix: UnitIndex, query: str, mask: np.ndarray | None) -> Ranking:
-    """BM25 scores (higher is better; FTS5's, summed from the words' kept parts), with the
-    neighbour spread."""
-    words = query_words(query)
+def lexical(conn: sqlite3.Connection, ix: UnitIndex, words: list[str], mask: np.ndarray | None) -> Ranking:
+    """BM25 scores of ``words`` (``query_words``) OR-ed (higher is better; FTS5's, summed
+    from the words' kept parts), with the neighbour spread."""
     if not words:
         return _no_candidates()
     if len(ix.ids) >= COMMON_WORD_MIN_UNITS:
@@ -273,9 +272,11 @@ class SearchEngine:
         named = named_participants(query, ix.participants)
         content_query = strip_names(query, named)
 
+        words = query_words(content_query)
+
         def run_lexical() -> Ranking:
             with search_reader(store) as conn:
-                return lexical(conn, ix, content_query, mask)
+                return lexical(conn, ix, words, mask)
 
         with _IN_FLIGHT as running:
             dense = _no_candidates()
@@ -286,7 +287,7 @@ class SearchEngine:
                 # kept parts in a fraction of a millisecond, and when every core has a search
                 # already, handing work to another thread would only add its cost (about
                 # 1 ms of CPU a search; docs/PERFORMANCE.md).
-                cold = not ix.word_scores.knows(query_words(content_query))
+                cold = not ix.word_scores.knows(words)
                 pending = _pool().submit(run_lexical) if cold and running < _CORES else None
                 dense = semantic(ix, self.embedder.embed_query(content_query), mask)
                 lex = pending.result() if pending is not None else run_lexical()

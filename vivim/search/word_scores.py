@@ -54,7 +54,9 @@ class WordScores:
         return len(self._parts)
 
     def knows(self, words: list[str]) -> bool:
-        """Whether every word has a kept part or count: ranking them reads nothing more."""
+        """Whether every word was seen since the index loaded: it has a kept part, or a
+        count (a word a search left out as too common, which reads nothing more while it
+        stays left out)."""
         with self._lock:
             return all(w in self._parts or w in self._counts for w in words)
 
